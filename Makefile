@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RAG := $(VENV)/bin/rag
+INDEX_DIR ?= index_data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run index serve test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install -e '.[dev]'
+	$(RAG) models
+	touch $@
+
+install: $(VENV)/.installed
+
+index: install
+	$(RAG) index seeds --index-dir $(INDEX_DIR)
+
+run: index
+	$(RAG) serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+serve: install
+	$(RAG) serve --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+# pytest exits 5 when it collects no tests; that is not a failure of the code under test.
+test: install
+	$(PY) -m pytest -q -ra; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+clean:
+	rm -rf $(INDEX_DIR) .pytest_cache

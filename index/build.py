@@ -1,0 +1,89 @@
+"""Index documents: read, chunk, embed, store. Unchanged files add nothing; changed files replace their chunks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.chunk import ChunkerConfig, SentenceChunker
+from index.embed import Embedder
+from index.ingest import Document, load_documents
+from index.store import IndexStore, write_lock
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    total_docs: int = 0
+    total_chunks: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
+            f"{len(self.deleted)} deleted; {self.chunks_written} chunks embedded; "
+            f"index holds {self.total_docs} documents, {self.total_chunks} chunks"
+        )
+
+
+class Indexer:
+    def __init__(self, index_dir: Path, embedder: Embedder, chunker_config: ChunkerConfig):
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.chunker_config = chunker_config
+
+    def chunker_params(self) -> dict:
+        return {"max_tokens": self.chunker_config.max_tokens, "overlap_tokens": self.chunker_config.overlap_tokens}
+
+    def open_store(self) -> IndexStore:
+        return IndexStore.open_or_create(
+            self.index_dir, self.embedder.name, self.embedder.dimension, self.chunker_params()
+        )
+
+    def index_paths(self, paths: list[Path], progress: bool = False) -> IndexReport:
+        documents = load_documents([Path(p) for p in paths])  # validate every file before touching the index
+        return self.index_documents(documents, progress=progress)
+
+    def index_documents(self, documents: list[Document], progress: bool = False, delete: list[str] = ()) -> IndexReport:
+        report = IndexReport()
+        self.embedder.warm_up()
+        chunker = SentenceChunker(self.chunker_config, self.embedder.count_tokens)
+        with write_lock(self.index_dir):
+            # Opened under the lock, so a concurrent writer's changes are never overwritten.
+            store = self.open_store()
+            todo = []
+            for doc in documents:
+                if store.is_unchanged(doc.doc_id, doc.sha256):
+                    report.unchanged.append(doc.doc_id)
+                else:
+                    (report.replaced if doc.doc_id in store.docs else report.added).append(doc.doc_id)
+                    todo.append(doc)
+            for doc_id in delete:
+                if store.delete(doc_id):
+                    report.deleted.append(doc_id)
+            for doc in _progress(todo, progress, "Embedding"):
+                chunks = chunker.run(doc)
+                vectors = self.embedder.embed([c.text for c in chunks])
+                store.upsert(doc.doc_id, doc.sha256, doc.text, doc.source, chunks, vectors)
+                report.chunks_written += len(chunks)
+            if todo or report.deleted or not IndexStore.exists(self.index_dir):
+                store.save()
+        report.total_docs, report.total_chunks = len(store.docs), len(store.chunks)
+        return report
+
+
+def _progress(items: list, enabled: bool, label: str):
+    if not enabled or not items:
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(f"{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[name]}"), TimeRemainingColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(label, total=len(items), name="")
+        for item in items:
+            bar.update(task, name=getattr(item, "doc_id", ""))
+            yield item
+            bar.advance(task)

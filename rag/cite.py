@@ -1,0 +1,182 @@
+"""Never trust the model's citation markers: check them, attribute claims to the sentences that support them,
+and refuse answers whose key content (numbers, names, dates) the cited text does not contain."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from index.sentences import sentence_spans
+from rag.schema import Citation, Passage
+from rag.textnorm import content_words, fold
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_ABSTAIN = re.compile(
+    r"je ne sais pas|je n'en sais rien|aucune information|ne (?:contiennent|contient|donnent|donne|mentionnent|mentionne|"
+    r"précisent|précise|indiquent|indique) pas|n'est pas (?:mentionnée?|indiquée?|précisée?|donnée?)|"
+    r"pas d'information|i don'?t know|i do not know|not (?:mentioned|specified|provided|given|stated|in the)|"
+    r"no information|do(?:es)? not (?:contain|mention|say|specify|provide|give)|cannot be determined",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d+(?:[ \u00a0\u202f.,]\d{3})*(?:[.,]\d+)?")
+# English spellings of words the French sources write differently, for the grounding check.
+_EN_FR = {
+    "january": "janvier", "february": "fevrier", "march": "mars", "april": "avril", "may": "mai", "june": "juin",
+    "july": "juillet", "august": "aout", "september": "septembre", "october": "octobre", "november": "novembre",
+    "december": "decembre", "beijing": "pekin", "china": "chine", "chinese": "chinois", "russian": "russe",
+    "american": "americain", "white": "blanche", "house": "maison", "europe": "europe", "european": "europeen",
+}
+
+
+@dataclass
+class Verdict:
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    reason: str = ""
+
+
+def parse_markers(text: str) -> tuple[str, list[int]]:
+    """Answer text without [n] markers, and the numbers cited in order of appearance."""
+    cited: list[int] = []
+    for match in _MARKER.finditer(text):
+        for n in re.split(r"\s*[,;]\s*", match.group(1)):
+            if int(n) not in cited:
+                cited.append(int(n))
+    clean = _MARKER.sub("", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", clean).strip(), cited
+
+
+def is_abstention(text: str) -> bool:
+    return bool(_ABSTAIN.search(text))
+
+
+def _number_key(token: str) -> str:
+    return re.sub(r"[ \u00a0\u202f.,]", "", token)
+
+
+def key_terms(answer: str) -> tuple[list[str], list[str]]:
+    """Numbers and proper names in the answer: the content a grounding check must find in the sources."""
+    numbers = [_number_key(n) for n in _NUMBER.findall(answer)]
+    names = []
+    for match in re.finditer(r"[^\W\d_]+", answer):
+        word = match.group()
+        sentence_start = match.start() == 0 or answer[: match.start()].rstrip().endswith((".", "!", "?", ":"))
+        if word[0].isupper() and not sentence_start and len(word) > 1:
+            names.append(fold(word))
+    return numbers, names
+
+
+def _similar(word: str, candidates: set[str]) -> bool:
+    word = _EN_FR.get(word, word)
+    if word in candidates:
+        return True
+    return any(
+        SequenceMatcher(None, word, c).ratio() >= (0.72 if c[:1] == word[:1] else 0.78)
+        for c in candidates
+        if abs(len(c) - len(word)) <= 3
+    )
+
+
+def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
+    """Key terms of the answer found neither in the evidence nor in the question (which the user supplied)."""
+    numbers, names = key_terms(answer)
+    evidence_numbers = {_number_key(n) for n in _NUMBER.findall(evidence)}
+    question_numbers = {_number_key(n) for n in _NUMBER.findall(question)}
+    evidence_words = set(re.findall(r"\w+", fold(evidence))) | set(re.findall(r"\w+", fold(question)))
+    missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
+    missing += [w for w in names if not _similar(w, evidence_words)]
+    return missing
+
+
+def _overlap_score(claim_words: list[str], sentence: str) -> float:
+    sentence_words = set(content_words(sentence))
+    score = 0.0
+    for word in set(claim_words):
+        if word in sentence_words:
+            score += 2.0 if word.isdigit() else 1.0
+        elif len(word) >= 4 and any(s.startswith(word[:5]) or word.startswith(s[:5]) for s in sentence_words if len(s) >= 4):
+            score += 0.5
+    return score
+
+
+@dataclass
+class _Sentence:
+    passage: Passage
+    start: int  # document offsets
+    end: int
+    text: str
+
+
+def passage_sentences(passage: Passage) -> list[_Sentence]:
+    spans = sentence_spans(passage.text)
+    return [_Sentence(passage, passage.start + s, passage.start + e, passage.text[s:e]) for s, e in spans]
+
+
+def attribute(claim: str, question: str, passages: list[Passage], cited: list[int]) -> list[_Sentence]:
+    """Sentences that support the claim. Key terms (numbers, names) found decide first, word overlap second, and
+    the model's own markers only break ties: a wrong [n] is corrected, a missing one supplied. A second sentence is
+    added when it holds key terms the first lacks (answers spanning two sentences)."""
+    claim_words = content_words(claim)
+    if not claim_words:
+        return []
+    numbers, names = key_terms(claim)
+    n_keys = len(numbers) + len(names)
+    scored = []
+    for p in passages:
+        bonus = 0.25 if p.n in cited else 0.0
+        for s in passage_sentences(p):
+            overlap = _overlap_score(claim_words, s.text)
+            if overlap <= 0:
+                continue
+            covered = n_keys - len(ungrounded_terms(claim, s.text, ""))
+            scored.append((covered, overlap + bonus, s))
+    if not scored:
+        return []
+    scored.sort(key=lambda x: (-x[0], -x[1]))
+    best = [scored[0][2]]
+    missing = ungrounded_terms(claim, best[0].text, question)
+    if missing:
+        for _, _, sentence in scored[1:]:
+            if len(ungrounded_terms(claim, best[0].text + " " + sentence.text, question)) < len(missing):
+                best.append(sentence)
+                break
+    return best
+
+
+def to_citations(sentences: list[_Sentence], source_text: dict[str, str]) -> list[Citation]:
+    citations = []
+    for s in sentences:
+        quote = source_text[s.passage.doc_id][s.start : s.end]
+        citations.append(Citation(n=s.passage.n, doc_id=s.passage.doc_id, chunk_id=s.passage.chunk_id,
+                                  start=s.start, end=s.end, quote=quote))
+    return citations
+
+
+def shorten(answer: str, max_words: int = 50) -> str:
+    words = answer.split()
+    if len(words) <= max_words:
+        return answer
+    return " ".join(words[:max_words]).rstrip(",;:") + "…"
+
+
+def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str]) -> Verdict:
+    claim, cited = parse_markers(raw)
+    claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
+    if not claim or is_abstention(claim):
+        return Verdict("", abstained=True, reason="the model found no answer in the passages")
+    sentences = attribute(claim, question, passages, cited)
+    if not sentences:
+        return Verdict("", abstained=True, reason="no passage supports the answer")
+    evidence = " ".join(p.text for p in passages if p.n in {s.passage.n for s in sentences})
+    missing = ungrounded_terms(claim, evidence, question)
+    if missing:
+        return Verdict("", abstained=True, reason=f"not in the cited passages: {', '.join(missing[:5])}")
+    numbers = sorted({s.passage.n for s in sentences})
+    answer = shorten(claim).rstrip()
+    marker = "".join(f"[{n}]" for n in numbers)
+    if answer.endswith((".", "!", "?", "…")):
+        answer = f"{answer[:-1]} {marker}{answer[-1]}"
+    else:
+        answer = f"{answer} {marker}"
+    return Verdict(answer, to_citations(sentences, source_text))

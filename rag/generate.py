@@ -1,0 +1,245 @@
+"""Generator backends behind one interface: llama-cpp-python (default) and transformers (bf16).
+
+Components follow Haystack: a cheap __init__, weights loaded once in warm_up(). A lock serialises calls, so
+concurrent requests never interleave on one model's state (llama.cpp's KV cache is per model).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from rag.assets import resolve_gguf
+from rag.config import Settings
+
+Message = dict[str, str]
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Decode speed: tokens after the first over the time after the first (prefill excluded)."""
+        decode = self.seconds - self.first_token_seconds
+        return (self.completion_tokens - 1) / decode if self.completion_tokens > 1 and decode > 0 else 0.0
+
+
+def default_threads() -> int:
+    # llama.cpp gains nothing from hyper-threads; on the 2-core target this is 2.
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class Generator:
+    name = "base"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.model_id = settings.generator
+
+    def warm_up(self) -> None:
+        raise NotImplementedError
+
+    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    def prime(self, messages: list[Message]) -> None:
+        """Evaluate a prompt once so that its fixed prefix is cached (a no-op where the backend keeps no cache)."""
+
+    def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Generation:
+        start = time.perf_counter()
+        first = None
+        pieces = []
+        for piece in self.stream(messages, max_tokens, stop):
+            if first is None:
+                first = time.perf_counter() - start
+            pieces.append(piece)
+        seconds = time.perf_counter() - start
+        prompt_tokens = getattr(self, "_last_prompt_tokens", 0)
+        return Generation("".join(pieces), prompt_tokens, len(pieces), seconds, first or seconds)
+
+
+class LlamaCppGenerator(Generator):
+    name = "llama-cpp"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self._llm = None
+
+    def warm_up(self) -> None:
+        if self._llm is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise RuntimeError("install llama-cpp-python to enable the llama-cpp backend") from None
+        path = resolve_gguf(self.settings.generator, self.settings.cache_dir)
+        self._llm = Llama(
+            model_path=str(path),
+            n_ctx=self.settings.n_ctx,
+            n_threads=self.settings.n_threads or default_threads(),
+            n_batch=512,
+            seed=0,
+            verbose=False,
+        )
+        from llama_cpp import LlamaRAMCache
+
+        # Keeps the KV state of recent prompts; a new prompt resumes from the longest cached prefix, so the fixed
+        # instructions and examples of each language are evaluated once, not per question.
+        self._llm.set_cache(LlamaRAMCache(capacity_bytes=256 << 20))
+        self.model_id = f"{self.settings.generator} ({path.name})"
+
+    def prime(self, messages: list[Message]) -> None:
+        for _ in self.stream(messages, max_tokens=1):
+            pass
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        self.warm_up()
+        with self.lock:
+            chunks = self._llm.create_chat_completion(
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=self.settings.temperature,
+                top_k=1 if self.settings.temperature == 0 else 40,
+                stop=stop or [],
+                stream=True,
+            )
+            self._last_prompt_tokens = 0
+            try:
+                for chunk in chunks:
+                    delta = chunk["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        yield delta
+            finally:
+                chunks.close()
+                self._last_prompt_tokens = int(self._llm.n_tokens)
+
+
+class TransformersGenerator(Generator):
+    """bf16 on CPU. The GGUF is dequantized once and cached as safetensors, so later loads take seconds."""
+
+    name = "transformers"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self._model = None
+        self._tokenizer = None
+
+    def _cached_dir(self) -> Path:
+        source = self.settings.generator
+        return Path(self.settings.cache_dir) / "models" / f"{Path(source).stem.replace('.', '_')}-hf-bf16"
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise RuntimeError("install torch and transformers to enable the transformers backend") from None
+        source = self.settings.hf_model or str(self._cached_dir())
+        if not self.settings.hf_model and not (Path(source) / "config.json").is_file():
+            self._dequantize_to(Path(source))
+        self._tokenizer = AutoTokenizer.from_pretrained(source)
+        self._model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16)
+        self._model.eval()
+        torch.set_num_threads(self.settings.n_threads or default_threads())
+        self.model_id = f"{self.settings.hf_model or self.settings.generator} (transformers bf16)"
+
+    def _dequantize_to(self, target: Path) -> None:
+        import shutil
+        import tempfile
+
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        gguf = resolve_gguf(self.settings.generator, self.settings.cache_dir)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16)
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = Path(tempfile.mkdtemp(prefix=".hf-", dir=target.parent))
+        try:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        self.warm_up()
+        cancelled = threading.Event()
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return cancelled.is_set()
+
+        with self.lock:
+            inputs = self._tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            self._last_prompt_tokens = int(inputs["input_ids"].shape[1])
+            streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+            kwargs = dict(
+                **inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([_Cancel()]),
+            )
+            if stop:
+                kwargs.update(stop_strings=stop, tokenizer=self._tokenizer)
+            worker = threading.Thread(target=lambda: _no_grad(torch, self._model.generate, kwargs), daemon=True)
+            worker.start()
+            text = ""
+            try:
+                for piece in streamer:
+                    if not piece:
+                        continue
+                    text += piece
+                    hit = next((s for s in stop or [] if s in text), None)
+                    if hit:
+                        before = text[: text.index(hit)]
+                        emitted = len(text) - len(piece)
+                        if len(before) > emitted:
+                            yield before[emitted:]
+                        break
+                    yield piece
+            finally:
+                cancelled.set()
+                worker.join()
+
+
+def _no_grad(torch, fn, kwargs):
+    with torch.inference_mode():
+        fn(**kwargs)
+
+
+def make_generator(settings: Settings) -> Generator:
+    backends = {"llama-cpp": LlamaCppGenerator, "transformers": TransformersGenerator}
+    if settings.backend not in backends:
+        raise ValueError(f"unknown backend {settings.backend!r}; choose one of {', '.join(backends)}")
+    return backends[settings.backend](settings)

@@ -1,0 +1,50 @@
+"""Text normalisation shared by BM25, attribution and grounding: case, accents, French elision, stop words."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+STOPWORDS = set(
+    # French
+    "a au aux avec ce ces cet cette dans de des du elle elles en et eux il ils je la le les leur leurs lui ma mais "
+    "me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une "
+    "vos votre vous c d j l m n s t y ete etre est sont etait ont avait quel quelle quels quelles quoi comment "
+    "combien pourquoi quand lors selon ainsi aussi plus tres tout tous toute toutes dont cela ceci celui celle "
+    # English
+    "the an and or of to in on at for by with from as is are was were be been being it its this that these those "
+    "which who whom whose what when where why how did does do has have had not no his her their they he she them "
+    "there than then so such into about after before during between according many much".split()
+)
+_ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free, elisions removed: 'L’Ukraine' -> 'ukraine'."""
+    return strip_accents(_ELISION.sub(" ", text.replace("’", "'")).lower())
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str):
+    try:
+        import Stemmer
+    except ImportError:
+        raise RuntimeError("install PyStemmer to enable stemming for BM25") from None
+    return Stemmer.Stemmer(language)
+
+
+def stems(text: str, language: str = "french") -> list[str]:
+    return _stemmer(language).stemWords(content_words(text))

@@ -1,0 +1,51 @@
+from rag.cite import key_terms, parse_markers, ungrounded_terms, verify
+from rag.schema import Passage
+
+TEXT = (
+    "Moscou et Pékin ont signé un accord en février 2023. "
+    "L'approvisionnement énergétique via ce gazoduc devrait débuter en 2027. "
+    "La visioconférence a duré plus d'une heure et demie."
+)
+
+
+def _passages():
+    first_end = TEXT.index("La visio")
+    return [
+        Passage(n=1, doc_id="d.txt", chunk_id="c1", start=0, end=first_end - 1, text=TEXT[: first_end - 1], score=1.0),
+        Passage(n=2, doc_id="d.txt", chunk_id="c2", start=first_end, end=len(TEXT), text=TEXT[first_end:], score=0.5),
+    ]
+
+
+def test_parse_markers():
+    assert parse_markers("Il a duré deux heures [2].") == ("Il a duré deux heures.", [2])
+    assert parse_markers("A [1, 3] et B [3]") == ("A et B", [1, 3])
+
+
+def test_key_terms_skip_sentence_initial_capitals():
+    assert key_terms("Le gazoduc ouvrira en 2027 avec Gazprom.") == (["2027"], ["gazprom"])
+    assert key_terms("Une zone de 1 300 kilomètres") == (["1300"], [])
+
+
+def test_grounding_accepts_cross_language_spellings_and_rejects_inventions():
+    assert ungrounded_terms("Moscow and Beijing signed it in February 2023", TEXT, "") == []
+    assert ungrounded_terms("It will start in 2028", TEXT, "") == ["2028"]
+    assert ungrounded_terms("Signed by Gazprom", TEXT, "") == ["gazprom"]
+
+
+def test_verify_fixes_a_wrong_marker_and_quotes_exactly():
+    verdict = verify("Il devrait débuter en 2027 [2].", "Quand ?", _passages(), {"d.txt": TEXT})
+    assert not verdict.abstained
+    (c,) = verdict.citations
+    assert c.n == 1 and c.quote == TEXT[c.start : c.end] and "2027" in c.quote
+    assert verdict.answer.endswith("[1].")
+
+
+def test_verify_attributes_an_unmarked_answer():
+    verdict = verify("Plus d'une heure et demie", "Combien de temps ?", _passages(), {"d.txt": TEXT})
+    assert [c.n for c in verdict.citations] == [2] and not verdict.abstained
+
+
+def test_verify_abstains_on_invented_numbers_and_on_refusals():
+    assert verify("Le prix est de 1000 euros [1].", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
+    assert verify("Je ne sais pas.", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
+    assert verify("", "Prix ?", _passages(), {"d.txt": TEXT}).abstained

@@ -1,0 +1,47 @@
+"""The real pipeline (bundled embedder and generator, real FAISS) on the seed article."""
+import pytest
+
+from rag.pipeline import QuestionError
+
+
+def _check_quotes(answer, seed_text):
+    for c in answer.citations:
+        assert c.quote == seed_text[c.start : c.end]
+        assert 0 <= c.start < c.end <= len(seed_text)
+    for p in answer.passages:
+        assert p.text == seed_text[p.start : p.end]
+
+
+def test_french_answer_is_cited_exactly(pipeline, seed_text):
+    answer = pipeline.ask("Qui est le conseiller de Poutine pour la politique étrangère ?")
+    assert not answer.abstained
+    assert "Ouchakov" in answer.answer
+    assert answer.citations and any("Ouchakov" in c.quote for c in answer.citations)
+    _check_quotes(answer, seed_text)
+    assert answer.timings_ms.total >= answer.timings_ms.retrieve > 0
+
+
+def test_english_question_gets_an_english_answer(pipeline, seed_text):
+    answer = pipeline.ask("In which year should gas deliveries through the Far East pipeline begin?")
+    assert not answer.abstained and "2027" in answer.answer
+    assert "[" in answer.answer
+    _check_quotes(answer, seed_text)
+
+
+def test_unanswerable_question_abstains(pipeline):
+    answer = pipeline.ask("Quel est le prix du gaz livré à la Chine ?")
+    assert answer.abstained
+    assert answer.citations == []
+    assert "ne contiennent pas" in answer.answer
+
+
+def test_retrieval_modes_find_the_pipeline_sentence(pipeline):
+    for mode in ("bm25", "dense", "hybrid"):
+        passages = pipeline.retrieve("gazoduc approvisionnement 2027", 3, mode=mode)
+        assert any("2027" in p.text for p in passages), mode
+
+
+@pytest.mark.parametrize("question, k", [("", None), ("x" * 2001, None), ("Qui ?", 0), ("Qui ?", 999)])
+def test_bad_questions_are_refused(pipeline, question, k):
+    with pytest.raises(QuestionError):
+        pipeline.ask(question, k)

@@ -1,0 +1,86 @@
+import json
+
+import pytest
+
+from index.store import IndexStore, ManifestMismatch
+from rag.config import Settings
+from rag.pipeline import make_indexer
+
+
+def _indexer(index_dir, embedder, **overrides):
+    return make_indexer(Settings(index_dir=index_dir, **overrides), embedder)
+
+
+def test_reindexing_unchanged_files_adds_nothing(writable_index, embedder, seed_text):
+    from tests.conftest import SEEDS
+
+    before = IndexStore.open(writable_index)
+    report = _indexer(writable_index, embedder).index_paths([SEEDS])
+    after = IndexStore.open(writable_index)
+    assert report.unchanged == ["000_c35498bb09d10278.txt"] and report.chunks_written == 0
+    assert after.generation == before.generation  # nothing rewritten
+    assert after.chunks.keys() == before.chunks.keys()
+    assert after.vectors.size == len(after.chunks)
+
+
+def test_changed_file_replaces_its_chunks(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Le chat dort sur le canapé. Il fait beau.", encoding="utf-8")
+    (docs / "b.txt").write_text("Paris est la capitale de la France.", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    _indexer(index_dir, embedder).index_paths([docs])
+    first = IndexStore.open(index_dir)
+    b_ids = first.docs["b.txt"].chunk_ids
+    (docs / "a.txt").write_text("Le chien court dans le jardin.", encoding="utf-8")
+    report = _indexer(index_dir, embedder).index_paths([docs])
+    second = IndexStore.open(index_dir)
+    assert report.replaced == ["a.txt"] and report.unchanged == ["b.txt"]
+    assert second.docs["b.txt"].chunk_ids == b_ids  # the other document is untouched
+    texts = [c.text for c in second.chunks.values()]
+    assert "Le chien court dans le jardin." in texts and not any("chat" in t for t in texts)
+    assert second.vectors.size == len(second.chunks)
+    hits = second.search(embedder.embed(["chien jardin"])[0], 1)
+    assert second.chunks[hits[0][0]].doc_id == "a.txt"
+
+
+def test_manifest_mismatch_is_refused(writable_index, embedder):
+    from tests.conftest import SEEDS
+
+    with pytest.raises(ManifestMismatch, match="chunker"):
+        _indexer(writable_index, embedder, chunk_tokens=64).index_paths([SEEDS])
+    current = writable_index / (writable_index / "CURRENT").read_text().strip()
+    manifest = json.loads((current / "manifest.json").read_text())
+    manifest["embedder"] = "another-model"
+    (current / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestMismatch, match="embedder"):
+        _indexer(writable_index, embedder).index_paths([SEEDS])
+
+
+def test_failed_write_leaves_the_index_intact(writable_index, embedder, tmp_path, monkeypatch):
+    docs = tmp_path / "new"
+    docs.mkdir()
+    (docs / "n.txt").write_text("Un nouveau document.", encoding="utf-8")
+    before = IndexStore.open(writable_index)
+
+    def broken_write(self, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("index.vectors.VectorIndex.write", broken_write)
+    with pytest.raises(OSError):
+        _indexer(writable_index, embedder).index_paths([docs])
+    after = IndexStore.open(writable_index)
+    assert after.docs.keys() == before.docs.keys() and after.generation == before.generation
+    assert not [p for p in writable_index.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_bad_file_in_batch_changes_nothing(writable_index, embedder, tmp_path):
+    from index.ingest import IngestError
+
+    docs = tmp_path / "batch"
+    docs.mkdir()
+    (docs / "good.txt").write_text("Texte correct.", encoding="utf-8")
+    (docs / "bad.txt").write_bytes(b"\xff\xfe\xfa")
+    with pytest.raises(IngestError):
+        _indexer(writable_index, embedder).index_paths([docs])
+    assert list(IndexStore.open(writable_index).docs) == ["000_c35498bb09d10278.txt"]
