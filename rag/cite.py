@@ -89,6 +89,16 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     return missing
 
 
+def _same_word(a: str, b: str) -> bool:
+    return a == b or (len(a) >= 4 and len(b) >= 4 and a[:5] == b[:5])
+
+
+def adds_content(claim: str, question: str) -> bool:
+    """False when every content word of the answer already stands in the question (an echo, not an answer)."""
+    question_words = content_words(question)
+    return any(not any(_same_word(w, q) for q in question_words) for w in content_words(claim))
+
+
 def _overlap_score(claim_words: list[str], sentence: str) -> float:
     sentence_words = set(content_words(sentence))
     score = 0.0
@@ -165,6 +175,8 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
     if not claim or is_abstention(claim):
         return Verdict("", abstained=True, reason="the model found no answer in the passages")
+    if not adds_content(claim, question):
+        return Verdict("", abstained=True, reason="the answer only repeats the question")
     sentences = attribute(claim, question, passages, cited)
     if not sentences:
         return Verdict("", abstained=True, reason="no passage supports the answer")

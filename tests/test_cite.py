@@ -49,3 +49,10 @@ def test_verify_abstains_on_invented_numbers_and_on_refusals():
     assert verify("Le prix est de 1000 euros [1].", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
     assert verify("Je ne sais pas.", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
     assert verify("", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
+
+
+def test_an_echo_of_the_question_is_no_answer():
+    question = "À quelle date Trump et Poutine se sont-ils parlé au téléphone ?"
+    verdict = verify("Trump et Poutine se sont parlé au téléphone [1].", question, _passages(), {"d.txt": TEXT})
+    assert verdict.abstained and "repeats" in verdict.reason
+    assert not verify("En février 2023 [1].", "Quand l'accord a-t-il été signé ?", _passages(), {"d.txt": TEXT}).abstained
