@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run index serve test bench clean
+.PHONY: install run index serve test bench clean loadtest
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ serve: install
 # pytest exits 5 when it collects no tests; that is not a failure of the code under test.
 test: install
 	$(PY) -m pytest -q -ra; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+# A bounded load test on loopback (200 requests, concurrency 8) against a fresh server of seeds/.
+loadtest: install
+	$(PY) -m api.loadtest
 
 clean:
 	rm -rf $(INDEX_DIR) .pytest_cache

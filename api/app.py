@@ -1,89 +1,151 @@
-"""HTTP API (FastAPI). Models load once in the background at start-up; /healthz turns 200 when they are ready."""
+"""HTTP API (FastAPI). Models load once in a background thread at start-up: /healthz answers at once (liveness),
+/readyz turns 200 when the models are loaded and the index is open (readiness).
+
+Routes: api/routes_ask.py (/v1/ask, /v1/search), api/routes_documents.py (/v1/documents), api/openai_compat.py
+(/v1/chat/completions, /v1/models); here: health, metrics, errors, logging and the app itself.
+"""
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import openai_compat, routes_ask, routes_documents
+from api.deps import get_metrics, get_state
+from api.metrics import CONTENT_TYPE_LATEST, Metrics, ObservabilityMiddleware, configure_logging
+from api.schemas import Health, Readiness, with_limits
+from api.state import ServiceState
 from rag.config import Settings, get_settings
-from rag.pipeline import QuestionError, RagPipeline
-from rag.schema import Answer
 
 log = logging.getLogger("rag.api")
 
+DESCRIPTION = """Offline, citation-first question answering over your documents.
 
-class AskRequest(BaseModel):
-    question: str = Field(..., description="the question, in French or English")
-    top_k: int | None = Field(None, description="passages to retrieve (default from settings)")
+Every answer's claims carry numbered citations that resolve to an exact quote and character span of a source
+document; when the documents do not hold the answer, the service says so. With `RAG_API_KEYS` set, every `/v1/*`
+route needs `Authorization: Bearer <key>`. The OpenAI client works against `/v1` (chat completions and models).
+"""
 
 
-class ServiceState:
-    """The pipeline and its readiness; models load in a background thread so the server answers at once."""
+def _openai_error(status: int, message: str) -> dict:
+    kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error", 503: "server_error"}
+    return {"error": {"message": message, "type": kind.get(status, "invalid_request_error"), "param": None,
+                      "code": status}}
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.pipeline = RagPipeline(settings)
-        self.ready = threading.Event()
-        self.error: str | None = None
 
-    def load(self) -> None:
-        try:
-            self.pipeline.warm_up()
-            self.ready.set()
-            log.info("models loaded; ready")
-        except Exception as exc:  # reported by /healthz, never a crash loop
-            self.error = str(exc)
-            log.error("start-up failed: %s", exc)
+def _error_body(request: Request, status: int, detail) -> dict:
+    if openai_compat.is_openai_path(request.url.path):
+        message = detail if isinstance(detail, str) else "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in detail)
+        return _openai_error(status, message)
+    return {"detail": detail, "request_id": getattr(request.state, "request_id", None)}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service. With `settings` given, they replace the cached `get_settings` dependency for this app."""
     settings = settings or get_settings()
+    configure_logging()
+    state = ServiceState(settings)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        threading.Thread(target=app.state.service.load, daemon=True, name="warm-up").start()
+        threading.Thread(target=state.load, daemon=True, name="warm-up").start()
         yield
+        state.queue.shutdown()
 
-    app = FastAPI(title="rag", version="0.1.0", lifespan=lifespan,
-                  description="Offline, citation-first question answering over your documents.")
-    app.state.service = ServiceState(settings)
+    app = FastAPIOffline(title="rag", version="0.2.0", lifespan=lifespan, description=DESCRIPTION)
+    app.state.service = state
+    app.state.metrics = metrics
+    app.dependency_overrides[get_settings] = lambda: settings
+    metrics.watch_index(
+        documents=lambda: len(state.store.docs) if state.store else 0,
+        chunks=lambda: len(state.store.chunks) if state.store else 0,
+        ready=state.ready.is_set,
+    )
+    state.queue.on_change = metrics.queue_depth.set
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
 
-    def service(request: Request) -> ServiceState:
-        return request.app.state.service
-
-    def ready_service(state: ServiceState = Depends(service)) -> ServiceState:
-        if state.error:
-            raise HTTPException(503, detail=f"start-up failed: {state.error}")
-        if not state.ready.is_set():
-            raise HTTPException(503, detail="models are loading", headers={"Retry-After": "2"})
-        return state
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path supports, not only those of the first route matched
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return JSONResponse(_error_body(request, exc.status_code, exc.detail), status_code=exc.status_code,
+                            headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": errors})
+        errors = [{"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", [])], "type": e.get("type", ""),
+                   "msg": "must not be empty or blank" if e.get("type") in ("string_pattern_mismatch", "string_too_short")
+                   else e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse(_error_body(request, 422, errors), status_code=422)
 
-    @app.get("/healthz")
-    def healthz(state: ServiceState = Depends(service)):
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc,
+                  extra={"request_id": getattr(request.state, "request_id", None)})
+        return JSONResponse(_error_body(request, 500, f"internal error: {type(exc).__name__}"), status_code=500)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness: the process answers")
+    def healthz(state: ServiceState = Depends(get_state)):
+        return Health(status="ok", ready=state.ready.is_set(), uptime_s=round(time.time() - state.started, 1))
+
+    @app.get("/readyz", response_model=Readiness, tags=["operations"],
+             summary="Readiness: models loaded and index open (503 until then)",
+             responses={503: {"model": Readiness, "description": "loading, or start-up failed"}})
+    def readyz(state: ServiceState = Depends(get_state)):
         if state.error:
-            return JSONResponse(status_code=503, content={"status": "error", "detail": state.error})
+            return JSONResponse(Readiness(status="error", detail=state.error).model_dump(), status_code=503)
         if not state.ready.is_set():
-            return JSONResponse(status_code=503, content={"status": "loading"})
-        return {"status": "ok", "documents": len(state.pipeline.store.docs), "chunks": len(state.pipeline.store.chunks)}
+            return JSONResponse(Readiness(status="loading").model_dump(), status_code=503, headers={"Retry-After": "2"})
+        store = state.store
+        return Readiness(status="ready", documents=len(store.docs), chunks=len(store.chunks), generation=store.generation)
 
-    @app.post("/v1/ask", response_model=Answer, response_model_exclude={"raw_answer"})
-    def ask(body: AskRequest, state: ServiceState = Depends(ready_service)) -> Answer:
-        # A plain def endpoint runs in FastAPI's threadpool: generation never blocks the event loop.
-        if len(body.question) > settings.max_question_chars:
-            raise HTTPException(413, detail=f"question longer than {settings.max_question_chars} characters")
-        try:
-            return state.pipeline.ask(body.question, body.top_k)
-        except QuestionError as exc:
-            raise HTTPException(422, detail=str(exc)) from None
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text format)",
+             response_class=PlainTextResponse)
+    def prometheus(metrics: Metrics = Depends(get_metrics)):
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(routes_ask.router, tags=["questions"])
+    app.include_router(routes_documents.router)
+    app.include_router(openai_compat.router)
+    app.openapi = _openapi_for(app, settings)
     return app
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
+def _openapi_for(app: FastAPI, settings: Settings):
+    """The spec describes the service as configured: without RAG_API_KEYS, no route asks for a bearer token."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = with_limits(build(), settings.max_question_chars, settings.max_top_k)
+            if not settings.api_keys:
+                for operations in schema.get("paths", {}).values():
+                    for operation in operations.values():
+                        operation.pop("security", None)
+                        operation.get("responses", {}).pop("401", None)
+                schema.get("components", {}).pop("securitySchemes", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

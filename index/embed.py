@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,14 @@ class Embedder:
         self.name = name
         self.batch_size = batch_size
         self._model = None
+        # Queries, evidence selection and uploads share one tokenizer, which is not safe to call concurrently.
+        self._lock = threading.RLock()
 
     def warm_up(self) -> None:
+        with self._lock:
+            self._load()
+
+    def _load(self) -> None:
         if self._model is not None:
             return
         # Never reach for a hub at run time: every default is on disk.
@@ -61,18 +68,20 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Word-pieces without the [CLS]/[SEP] specials, as the chunker budgets them."""
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._lock:
+            return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -28,6 +28,46 @@ _EN_FR = {
 }
 
 
+_ASKS_QUANTITY = re.compile(r"\b(?:combien|how (?:many|much|long|far|old)|what (?:percentage|number|amount))\b")
+_ASKS_DATE = re.compile(
+    r"\b(?:(?:quel|quelle) (?:jour|date|annee|mois)|en quelle annee|a quelle date|"
+    r"what (?:year|date|day|month)|which (?:year|date|day|month)|in what year)\b"
+)
+_ASKS_TIME = re.compile(r"\b(?:quand|depuis quand|a quel moment|when|at what time)\b")
+_CALENDAR_WORDS = set(
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
+    "april may june july august september october november december lundi mardi mercredi jeudi vendredi samedi "
+    "dimanche monday tuesday wednesday thursday friday saturday sunday hier demain yesterday tomorrow today".split()
+)
+_QUANTITY_WORDS = set(
+    "un une deux trois quatre cinq six sept huit neuf dix onze douze treize quinze vingt trente quarante cinquante "
+    "soixante cent cents mille million millions milliard milliards dizaine dizaines centaine centaines demi demie moitie "
+    "plusieurs quelques one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
+    "fifty hundred hundreds thousand thousands million millions billion half dozen several few".split()
+)
+_TIME_WORDS = set(
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
+    "april may june july august september october november december lundi mardi mercredi jeudi vendredi samedi "
+    "dimanche monday tuesday wednesday thursday friday saturday sunday apres avant lors pendant depuis durant "
+    "prochain prochaine hier demain aujourd after before during since upon following next yesterday tomorrow today "
+    "soon bientot fin debut end beginning start".split()
+)
+
+
+def fits_question_type(claim: str, question: str) -> bool:
+    """A 'how many' question needs a quantity in the answer, a 'when' question a date or time expression."""
+    asked = fold(question)
+    answer_words = set(re.findall(r"\w+", fold(claim)))
+    has_number = bool(re.search(r"\d", claim))
+    if _ASKS_QUANTITY.search(asked):
+        return has_number or bool(answer_words & (_QUANTITY_WORDS | _TIME_WORDS))
+    if _ASKS_DATE.search(asked):
+        return has_number or bool(answer_words & _CALENDAR_WORDS)
+    if _ASKS_TIME.search(asked):
+        return has_number or bool(answer_words & _TIME_WORDS)
+    return True
+
+
 @dataclass
 class Verdict:
     answer: str
@@ -97,6 +137,21 @@ def adds_content(claim: str, question: str) -> bool:
     """False when every content word of the answer already stands in the question (an echo, not an answer)."""
     question_words = content_words(question)
     return any(not any(_same_word(w, q) for q in question_words) for w in content_words(claim))
+
+
+_GENERIC_QUESTION_WORDS = set(
+    "temps jour date annee mois heure moment nom type sorte chose quoi longtemps lieu endroit facon maniere raison "
+    "time day year month hour name kind sort thing place way reason long many much".split()
+)
+
+
+def relevant_to(sentence: str, question: str) -> bool:
+    """The sentence shares at least one content word with the question (the answer alone is not enough)."""
+    asked = [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS]
+    if not asked:
+        return True
+    sentence_words = content_words(sentence)
+    return any(_same_word(q, w) for q in asked for w in sentence_words)
 
 
 def _overlap_score(claim_words: list[str], sentence: str) -> float:
@@ -170,6 +225,12 @@ def shorten(answer: str, max_words: int = 50) -> str:
     return " ".join(words[:max_words]).rstrip(",;:") + "…"
 
 
+def extractive_answer(passage: Passage, source_text: dict[str, str]) -> Verdict:
+    """The best evidence sentence itself, quoted and cited, for when the model's own answer failed its checks."""
+    sentence = _Sentence(passage, passage.start, passage.end, passage.text)
+    return Verdict(f"« {shorten(passage.text)} » [{passage.n}]", to_citations([sentence], source_text), reason="extractive")
+
+
 def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str]) -> Verdict:
     claim, cited = parse_markers(raw)
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
@@ -177,9 +238,13 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
         return Verdict("", abstained=True, reason="the model found no answer in the passages")
     if not adds_content(claim, question):
         return Verdict("", abstained=True, reason="the answer only repeats the question")
+    if not fits_question_type(claim, question):
+        return Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
     sentences = attribute(claim, question, passages, cited)
     if not sentences:
         return Verdict("", abstained=True, reason="no passage supports the answer")
+    if not any(relevant_to(s.text, question) for s in sentences):
+        return Verdict("", abstained=True, reason="the supporting sentence does not match the question")
     evidence = " ".join(p.text for p in passages if p.n in {s.passage.n for s in sentences})
     missing = ungrounded_terms(claim, evidence, question)
     if missing:

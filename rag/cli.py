@@ -50,6 +50,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.chat import run
+
+    return run(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -57,7 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    # The app writes its own structured access log (JSON lines with a request id); uvicorn's would repeat it.
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info", access_log=False)
     return 0
 
 
@@ -106,6 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", help="bundled model name or a GGUF path")
     common(p)
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation with the documents (interactive, or one question per line)",
+                       description="Interactive chat in a terminal: answers stream with cited footnotes, follow-ups are "
+                       "rewritten using the conversation, /help lists the commands. When stdin is not a terminal, reads "
+                       "one question per line (one conversation) and prints the answers, or JSONL with --json.")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default: $RAG_TOP_K)")
+    p.add_argument("--json", action="store_true", help="read questions line by line and print one JSON answer object per line")
+    p.add_argument("--history-file", help="input history file (default: $RAG_CHAT_HISTORY_FILE or ~/.local/state/rag/chat_history)")
+    p.add_argument("--no-model-rewrite", action="store_true",
+                   help="resolve follow-ups with the noun-phrase heuristic only, without asking the model")
+    p.add_argument("--backend", choices=["llama-cpp", "transformers"], help="generator backend")
+    p.add_argument("--generator", help="bundled model name or a GGUF path")
+    common(p)
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("serve", help="serve the HTTP API", description="Serve the HTTP API (FastAPI + uvicorn); docs at /docs.")
     p.add_argument("--host", help="bind address (default 127.0.0.1)")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MAX_QUESTION_CHARS = 2000
 
@@ -14,6 +15,13 @@ def default_cache_dir() -> Path:
     import os
 
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag"
+
+
+def default_state_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "rag"
 
 
@@ -43,17 +51,48 @@ class Settings(BaseSettings):
     max_new_tokens: int = 64
     temperature: float = 0.0
 
-    # Retrieval.
-    top_k: int = 3
+    # Retrieval. top_k passages reach the model: with evidence="sentences" (default) they are the best sentences of
+    # the top `evidence_chunks` chunks; with evidence="chunks" they are whole chunks.
+    top_k: int = 4
+    evidence: Literal["sentences", "chunks"] = "sentences"
+    evidence_chunks: int = 4
+    # English questions over French documents. "pivot": the generator translates the question into French, the
+    # answer is written and verified in French, then translated back; "retrieval": only retrieval uses the
+    # translation; "off": neither.
+    cross_lingual: Literal["pivot", "retrieval", "off"] = "pivot"
     max_top_k: int = 20
     candidates: int = 30
     rrf_k: int = 60
+    # When the model's answer fails its checks (but it did not say "I don't know"), quote the best evidence sentence
+    # if it covers at least this share of the question's words; 1 turns the fallback off.
+    extractive_fallback_coverage: float = 0.6
+    rrf_dense_weight: float = 0.5  # weight of the dense ranking against BM25's 1.0 in the fusion
     min_retrieval_score: float = 0.0
 
     max_question_chars: int = MAX_QUESTION_CHARS
 
+    # `rag chat`: input history across sessions, how many turns follow-ups are resolved against, and whether the
+    # generator names what a follow-up refers to (otherwise a noun-phrase heuristic does).
+    chat_history_file: Path = default_state_dir() / "chat_history"
+    chat_turns: int = 3
+    chat_rewrite_model: bool = True
+
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # HTTP service (api/). RAG_API_KEYS is a comma-separated list; when set, /v1/* needs `Authorization: Bearer KEY`.
+    api_keys: Annotated[list[str], NoDecode] = []
+    max_upload_bytes: int = 10 * 1024 * 1024  # one uploaded document (file or JSON text)
+    max_documents: int = 10_000  # documents the index may hold; adding more gets HTTP 413
+    max_queue: int = 16  # questions admitted at once (generating + waiting); more get HTTP 503 with Retry-After
+    create_index: bool = False  # `rag serve` on a missing index starts with an empty one instead of failing
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value):
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
 
 
 @lru_cache

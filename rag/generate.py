@@ -95,11 +95,9 @@ class LlamaCppGenerator(Generator):
             seed=0,
             verbose=False,
         )
-        from llama_cpp import LlamaRAMCache
-
         # Keeps the KV state of recent prompts; a new prompt resumes from the longest cached prefix, so the fixed
         # instructions and examples of each language are evaluated once, not per question.
-        self._llm.set_cache(LlamaRAMCache(capacity_bytes=256 << 20))
+        self._llm.set_cache(_prefix_cache(capacity_bytes=128 << 20))
         self.model_id = f"{self.settings.generator} ({path.name})"
 
     def prime(self, messages: list[Message]) -> None:
@@ -130,6 +128,22 @@ class LlamaCppGenerator(Generator):
             finally:
                 chunks.close()
                 self._last_prompt_tokens = int(self._llm.n_tokens)
+
+
+def _prefix_cache(capacity_bytes: int):
+    from llama_cpp import LlamaRAMCache
+
+    class TrimmedRAMCache(LlamaRAMCache):
+        """llama-cpp-python saves the whole n_batch x vocabulary logits buffer (about 300 MB for Qwen) with every
+        state and does not count it against the capacity. Keep one row (broadcast back on restore): 0.6 MB a state."""
+
+        def __setitem__(self, key, value):
+            # llama.cpp always re-evaluates the prompt's last token after a restore, so no stored row is read.
+            if value.scores is not None and len(value.scores) > 1:
+                value.scores = value.scores[-1:].copy()
+            super().__setitem__(key, value)
+
+    return TrimmedRAMCache(capacity_bytes=capacity_bytes)
 
 
 class TransformersGenerator(Generator):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -11,12 +11,14 @@ from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import verify
+from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstention, parse_markers, verify
 from rag.config import Settings
+from rag.evidence import EvidenceSelector
 from rag.generate import Generation, Generator, make_generator
 from rag.lang import detect_language
 from rag.prompt import STYLES, build_messages, style_for
 from rag.retrieve import HybridRetriever, RetrievedChunk
+from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
 
 
@@ -62,12 +64,18 @@ class RagPipeline:
                     self.embedder.name, self.embedder.dimension, self.indexer.chunker_params(), self.settings.index_dir
                 )
                 self.store = store
-                self.retriever = HybridRetriever(store, self.embedder, self.settings.candidates, self.settings.rrf_k)
+                self.retriever = HybridRetriever(
+                    store, self.embedder, self.settings.candidates, self.settings.rrf_k, dense_weight=self.settings.rrf_dense_weight
+                )
                 self.retriever.warm_up()
+                self.selector = EvidenceSelector(self.embedder, self.retriever.bm25)
         if generator and not self._primed:
             self.generator.warm_up()
-            for language in STYLES:
-                self.generator.prime(build_messages("?", [], language))
+            prefixes = [build_messages("?", [], language) for language in STYLES]
+            if self.settings.cross_lingual != "off":
+                prefixes += [translation_messages("?"), answer_translation_messages("?")]
+            for messages in prefixes:
+                self.generator.prime(messages)
             self._primed = True
 
     def reload_index(self) -> None:
@@ -94,46 +102,81 @@ class RagPipeline:
         k = top_k or self.settings.top_k
         return [self._passage(n, hit) for n, hit in enumerate(self.retriever.run(query, k, mode), start=1)]
 
+    def evidence(self, queries: str | list[str], k: int) -> list[Passage]:
+        """The numbered passages the model reads: the best sentences of the top chunks, or the chunks themselves."""
+        self.warm_up(generator=False)
+        if self.settings.evidence == "chunks":
+            hits = self.retriever.run(queries, k)
+            return [self._passage(n, hit) for n, hit in enumerate(hits, start=1)]
+        hits = self.retriever.run(queries, max(k, self.settings.evidence_chunks))
+        return self.selector.run(queries, hits, limit=k)
+
     @staticmethod
     def _passage(n: int, hit: RetrievedChunk) -> Passage:
         c = hit.chunk
         return Passage(n=n, doc_id=c.doc_id, chunk_id=c.chunk_id, start=c.start, end=c.end, text=c.text, score=round(hit.score, 6))
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, retrieval_query: str | None = None) -> Answer:
         answer = None
-        for event in self.stream(question, top_k):
+        for event in self.stream(question, top_k, retrieval_query=retrieval_query):
             if event.kind == "done":
                 answer = event.data
         return answer
 
-    def stream(self, question: str, top_k: int | None = None) -> Iterator[Event]:
-        """Yields passages, then tokens as the model emits them, then done with the verified Answer."""
+    def stream(self, question: str, top_k: int | None = None, retrieval_query: str | None = None) -> Iterator[Event]:
+        """Yields passages, then tokens as the model emits them, then done with the verified Answer.
+
+        `retrieval_query` (default: the question) lets a caller search with more than the question, e.g. a chat
+        turn together with the turns before it; the model still answers `question`.
+
+        English questions (cross_lingual="pivot") are translated into French; the answer is written and verified
+        in French against the French passages, then translated back, so the small model reads one language."""
         question, k = self.check_question(question, top_k)
         self.warm_up()
         started = time.perf_counter()
-        passages = self.retrieve(question, k)
+        language = detect_language(question)
+        search = (retrieval_query or "").strip() or question
+        queries, asked, answer_language = [search], question, language
+        if language == "en" and self.settings.cross_lingual != "off":
+            french = translate_question(self.generator, search)
+            if french:
+                queries.append(french)
+                if self.settings.cross_lingual == "pivot":
+                    asked, answer_language = (french if search == question else translate_question(self.generator, question) or question), "fr"
+        passages = self.evidence(queries, k)
         retrieved = time.perf_counter()
         yield Event("passages", passages)
-        language = detect_language(question)
-        raw, generation = "", None
+        stats = _GenerationStats()
+        pivot = answer_language != language
+        raw = ""
         if passages:
-            pieces = []
-            gen_start = time.perf_counter()
-            first = None
-            messages = build_messages(question, passages, language)
-            for piece in self.generator.stream(messages, self.settings.max_new_tokens, stop=["\n\n", "Question"]):
-                first = first or time.perf_counter() - gen_start
-                pieces.append(piece)
-                yield Event("token", piece)
-            raw = "".join(pieces)
-            seconds = time.perf_counter() - gen_start
-            generation = Generation(raw, getattr(self.generator, "_last_prompt_tokens", 0), len(pieces), seconds, first or seconds)
+            tokens = self._generate(build_messages(asked, passages, answer_language), stats)
+            if pivot:
+                raw = "".join(tokens)
+            else:
+                pieces = []
+                for piece in tokens:
+                    pieces.append(piece)
+                    yield Event("token", piece)
+                raw = "".join(pieces)
         source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
-        verdict = verify(raw, question, passages, source_text)
+        verdict = verify(raw, asked, passages, source_text)
+        if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
+            verdict = Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
+        if verdict.abstained and raw and not is_abstention(raw) and passages and self._fallback_allowed(queries, passages[0]):
+            verdict = extractive_answer(passages[0], source_text)
+        text = style_for(language).unknown if verdict.abstained else verdict.answer
+        if pivot and not verdict.abstained:
+            claim, _ = parse_markers(verdict.answer)
+            english = translate_answer(self.generator, claim)
+            if english:
+                text = verdict.answer.replace(claim.rstrip(".!?…"), english.rstrip(".!?…"), 1)
+        if pivot:
+            yield Event("token", text)
         finished = time.perf_counter()
         answer = Answer(
             question=question,
-            answer=style_for(language).unknown if verdict.abstained else verdict.answer,
+            answer=text,
             abstained=verdict.abstained,
             citations=verdict.citations,
             passages=passages,
@@ -142,8 +185,36 @@ class RagPipeline:
                 generate=round((finished - retrieved) * 1000, 1),
                 total=round((finished - started) * 1000, 1),
             ),
-            usage=Usage.from_generation(generation),
+            usage=Usage.from_generation(stats.result()),
             raw_answer=raw,
             abstain_reason=verdict.reason or None,
         )
         yield Event("done", answer)
+
+    def _fallback_allowed(self, queries: list[str], best: Passage) -> bool:
+        """Quote the best sentence only when it covers most of the question's words: a confident retrieval."""
+        if self.settings.extractive_fallback_coverage >= 1 or self.settings.evidence != "sentences":
+            return False
+        return max(self.selector.coverage(q, best.text) for q in queries) >= self.settings.extractive_fallback_coverage
+
+    def _generate(self, messages: list[dict[str, str]], stats: "_GenerationStats") -> Iterator[str]:
+        start = time.perf_counter()
+        for piece in self.generator.stream(messages, self.settings.max_new_tokens, stop=["\n\n", "Question"]):
+            stats.first = stats.first or time.perf_counter() - start
+            stats.pieces.append(piece)
+            yield piece
+        stats.seconds = time.perf_counter() - start
+        stats.prompt_tokens = getattr(self.generator, "_last_prompt_tokens", 0)
+
+
+@dataclass
+class _GenerationStats:
+    pieces: list = field(default_factory=list)
+    first: float = 0.0
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+
+    def result(self) -> Generation | None:
+        if not self.pieces and not self.seconds:
+            return None
+        return Generation("".join(self.pieces), self.prompt_tokens, len(self.pieces), self.seconds, self.first or self.seconds)

@@ -16,53 +16,43 @@ class PromptStyle:
     examples: tuple[tuple[str, str, str], ...]  # (passages, question, answer)
 
 
+_EXAMPLE_PASSAGES = (
+    "[1] Les plans de la tour ont été dessinés par les ingénieurs Maurice Koechlin et Émile Nouguier.\n"
+    "[2] Sa construction a duré deux ans et s'est achevée en mars 1889.\n"
+    "[3] La tour mesure 330 mètres de haut."
+)
+
 FRENCH = PromptStyle(
     system=(
         "Tu réponds aux questions uniquement à partir des passages numérotés fournis. "
-        "Réponds en français, en une seule phrase courte qui donne directement la réponse, "
-        "et termine par le numéro du passage utilisé entre crochets, par exemple [2]. "
+        "Donne la réponse la plus courte possible, en quelques mots, en français, "
+        "suivie du numéro du passage utilisé entre crochets, par exemple [2]. "
         "N'invente rien. Si les passages ne donnent pas la réponse, écris exactement : Je ne sais pas."
     ),
     passages_label="Passages :",
     question_label="Question :",
     unknown="Je ne sais pas : les documents ne contiennent pas la réponse.",
     examples=(
-        (
-            "[1] La tour Eiffel a été construite pour l'Exposition universelle. Elle mesure 330 mètres.\n"
-            "[2] Sa construction a duré deux ans et s'est achevée en mars 1889.",
-            "En quelle année la construction de la tour a-t-elle pris fin ?",
-            "La construction de la tour s'est achevée en 1889 [2].",
-        ),
-        (
-            "[1] La tour Eiffel a été construite pour l'Exposition universelle. Elle mesure 330 mètres.",
-            "Combien coûte le billet d'entrée ?",
-            "Je ne sais pas.",
-        ),
+        (_EXAMPLE_PASSAGES, "En quelle année la construction de la tour a-t-elle pris fin ?", "En 1889 [2]."),
+        (_EXAMPLE_PASSAGES, "Qui a conçu les plans de la tour ?", "Maurice Koechlin et Émile Nouguier [1]."),
+        (_EXAMPLE_PASSAGES, "Combien coûte le billet d'entrée ?", "Je ne sais pas."),
     ),
 )
 
 ENGLISH = PromptStyle(
     system=(
-        "You answer questions using only the numbered passages provided. The passages may be in another language: "
-        "answer in English, in one short sentence that gives the answer directly, "
-        "and end with the number of the passage you used in square brackets, for example [2]. "
+        "You answer questions using only the numbered passages provided. The passages may be in another language. "
+        "Give the shortest possible answer, a few words, in English, "
+        "followed by the number of the passage you used in square brackets, for example [2]. "
         "Do not invent anything. If the passages do not give the answer, write exactly: I don't know."
     ),
     passages_label="Passages:",
     question_label="Question:",
     unknown="I don't know: the documents do not contain the answer.",
     examples=(
-        (
-            "[1] La tour Eiffel a été construite pour l'Exposition universelle. Elle mesure 330 mètres.\n"
-            "[2] Sa construction a duré deux ans et s'est achevée en mars 1889.",
-            "In what year was the tower completed?",
-            "The tower was completed in 1889 [2].",
-        ),
-        (
-            "[1] La tour Eiffel a été construite pour l'Exposition universelle. Elle mesure 330 mètres.",
-            "How much does an entry ticket cost?",
-            "I don't know.",
-        ),
+        (_EXAMPLE_PASSAGES, "In what year was the tower completed?", "In 1889 [2]."),
+        (_EXAMPLE_PASSAGES, "Who designed the plans of the tower?", "Maurice Koechlin and Émile Nouguier [1]."),
+        (_EXAMPLE_PASSAGES, "How much does an entry ticket cost?", "I don't know."),
     ),
 )
 

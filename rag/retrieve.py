@@ -32,6 +32,7 @@ class BM25Index:
         self._bm25 = None
         self._ids: list[int] = []
         self._vocab: dict[str, int] = {}
+        self._idf: dict[str, float] = {}
 
     def build(self, rows: list[tuple[int, Chunk]]) -> None:
         try:
@@ -44,9 +45,21 @@ class BM25Index:
             return
         vocab: dict[str, int] = {}
         corpus_ids = [[vocab.setdefault(t, len(vocab)) for t in stems(c.text, self.language)] for _, c in rows]
+        if not vocab:  # nothing searchable (e.g. only stop words or symbols): dense search still works
+            self._bm25, self._vocab, self._idf = None, {}, {}
+            return
         model = bm25s.BM25(k1=self.k1, b=self.b)
         model.index(bm25s.tokenization.Tokenized(ids=corpus_ids, vocab=vocab), show_progress=False)
+        df = np.zeros(len(vocab))
+        for ids in corpus_ids:
+            df[list(set(ids))] += 1
+        idf = np.log(1 + (len(corpus_ids) - df + 0.5) / (df + 0.5))
         self._bm25, self._vocab = model, vocab
+        self._idf = {token: float(idf[i]) for token, i in vocab.items()}
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a stemmed token; unseen tokens count as rare."""
+        return self._idf.get(token, max(self._idf.values(), default=1.0))
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         if self._bm25 is None:
@@ -69,11 +82,12 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60, weights: list
 
 class HybridRetriever:
     def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 30, rrf_k: int = 60,
-                 language: str = "french"):
+                 language: str = "french", dense_weight: float = 1.0):
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
         self.bm25 = BM25Index(language)
         self._lock = threading.Lock()
         self._ready = False
@@ -91,21 +105,31 @@ class HybridRetriever:
             self.bm25.build(self.store.chunk_rows())
             self._ready = True
 
-    def run(self, query: str, top_k: int, mode: str = "hybrid") -> list[RetrievedChunk]:
+    def run(self, query: str | list[str], top_k: int, mode: str = "hybrid") -> list[RetrievedChunk]:
+        """Top chunks for one query, or for several phrasings of it (e.g. a question and its translation),
+        all rankings fused."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         self.warm_up()
+        queries = [query] if isinstance(query, str) else list(query)
+        rankings: list[list[tuple[int, float]]] = []
         with self._lock:
             store = self.store
-            dense = store.search(self.embedder.embed([query])[0], self.candidates) if mode != "bm25" else []
-            sparse = self.bm25.search(query, self.candidates) if mode != "dense" else []
-        dense_scores, sparse_scores = dict(dense), dict(sparse)
-        if mode == "dense":
-            ranked = dense
-        elif mode == "bm25":
-            ranked = sparse
+            if mode != "bm25":
+                vectors = self.embedder.embed(queries)
+                rankings += [store.search(v, self.candidates) for v in vectors]
+            if mode != "dense":
+                rankings += [self.bm25.search(q, self.candidates) for q in queries]
+        dense_scores, sparse_scores = {}, {}
+        for ranking, target in zip(rankings, [dense_scores] * (len(queries) if mode != "bm25" else 0) + [sparse_scores] * len(queries)):
+            for i, score in ranking:
+                target[i] = max(score, target.get(i, float("-inf")))
+        if len(rankings) == 1:
+            ranked = rankings[0]
         else:
-            fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)
+            n_dense = len(queries) if mode != "bm25" else 0
+            weights = [self.dense_weight] * n_dense + [1.0] * (len(rankings) - n_dense)
+            fused = reciprocal_rank_fusion([[i for i, _ in r] for r in rankings], self.rrf_k, weights)
             ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         return [
             RetrievedChunk(i, store.chunks[i], score, dense_scores.get(i), sparse_scores.get(i))

@@ -33,7 +33,7 @@ def test_grounding_accepts_cross_language_spellings_and_rejects_inventions():
 
 
 def test_verify_fixes_a_wrong_marker_and_quotes_exactly():
-    verdict = verify("Il devrait débuter en 2027 [2].", "Quand ?", _passages(), {"d.txt": TEXT})
+    verdict = verify("Il devrait débuter en 2027 [2].", "Quand l'approvisionnement débutera-t-il ?", _passages(), {"d.txt": TEXT})
     assert not verdict.abstained
     (c,) = verdict.citations
     assert c.n == 1 and c.quote == TEXT[c.start : c.end] and "2027" in c.quote
@@ -41,7 +41,7 @@ def test_verify_fixes_a_wrong_marker_and_quotes_exactly():
 
 
 def test_verify_attributes_an_unmarked_answer():
-    verdict = verify("Plus d'une heure et demie", "Combien de temps ?", _passages(), {"d.txt": TEXT})
+    verdict = verify("Plus d'une heure et demie", "Combien de temps a duré la visioconférence ?", _passages(), {"d.txt": TEXT})
     assert [c.n for c in verdict.citations] == [2] and not verdict.abstained
 
 
@@ -56,3 +56,20 @@ def test_an_echo_of_the_question_is_no_answer():
     verdict = verify("Trump et Poutine se sont parlé au téléphone [1].", question, _passages(), {"d.txt": TEXT})
     assert verdict.abstained and "repeats" in verdict.reason
     assert not verify("En février 2023 [1].", "Quand l'accord a-t-il été signé ?", _passages(), {"d.txt": TEXT}).abstained
+
+
+def test_question_type_check():
+    from rag.cite import fits_question_type
+
+    assert fits_question_type("Le 21 janvier", "Quel jour se sont-ils parlé ?")
+    assert fits_question_type("juste après l'investiture", "Quand l'appel pourrait-il avoir lieu ?")
+    assert fits_question_type("plus d'une heure et demie", "Combien de temps a duré l'entretien ?")
+    assert fits_question_type("Iouri Ouchakov", "Qui est le conseiller ?")
+    assert not fits_question_type("lors de la visioconférence du Nouvel An", "Quel jour Poutine a-t-il salué Trump ?")
+    assert not fits_question_type("Xi Jinping", "How many kilometres long is the zone?")
+
+
+def test_an_answer_from_an_unrelated_sentence_is_refused():
+    # 2027 is in the passages, but in a sentence that has nothing to do with the visioconference.
+    verdict = verify("En 2027 [1].", "Quand la visioconférence a-t-elle eu lieu ?", _passages()[:1], {"d.txt": TEXT})
+    assert verdict.abstained and "does not match" in verdict.reason

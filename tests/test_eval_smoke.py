@@ -61,15 +61,18 @@ def test_piaf_retrieval_smoke(piaf_subset, tmp_path):
     assert len(rows) == 3 * report["config"]["n_items"] and all(len(r["retrieved"]) <= 10 for r in rows)
     assert (out / "report.md").is_file() and (out / "report.png").stat().st_size > 10_000
 
-    # the same run against itself passes the gate; against a better "previous" run it fails with exit 1
-    assert cli.main(argv[:-3] + ["--out", str(tmp_path / "run2"), "--quiet", "--compare", str(out / "report.json"),
-                                 "--fail-metric", "hybrid/hit@5", "--max-drop", "0.0"]) == 0
-    better = dict(report, metrics=dict(metrics, **{"hybrid/hit@5": metrics["hybrid/hit@5"] + 0.05}))
+    # the gate: a cheap bm25-only rerun against this report passes; against a doctored better one it exits 1
+    rerun = argv[:4] + ["--index-dir", str(tmp_path / "index"), "--retrieval-only", "--modes", "bm25", "--quiet"]
+    gate = ["--fail-metric", "bm25/hit@5", "--max-drop", "0.0"]
+    assert cli.main(rerun + ["--out", str(tmp_path / "run2"), "--compare", str(out / "report.json"), *gate]) == 0
+    assert _report(tmp_path / "run2")["comparison"]["deltas"]["bm25/hit@5"]["delta"] == 0
+    better = dict(report, metrics=dict(metrics, **{"bm25/hit@5": metrics["bm25/hit@5"] + 0.05}))
     (tmp_path / "better.json").write_text(json.dumps(better), encoding="utf-8")
-    assert cli.main(argv[:-3] + ["--out", str(tmp_path / "run3"), "--quiet", "--compare", str(tmp_path / "better.json"),
-                                 "--fail-metric", "hit@5", "--max-drop", "0.01"]) == 2  # ambiguous across modes
-    assert cli.main(argv[:-3] + ["--out", str(tmp_path / "run4"), "--quiet", "--compare", str(tmp_path / "better.json"),
-                                 "--fail-metric", "hybrid/hit@5", "--max-drop", "0.01"]) == 1
+    assert cli.main(rerun + ["--out", str(tmp_path / "run3"), "--compare", str(tmp_path / "better.json"), *gate]) == 1
+    gate[-1] = "0.06"
+    assert cli.main(rerun + ["--out", str(tmp_path / "run4"), "--compare", str(tmp_path / "better.json"), *gate]) == 0
+    # a metric name that matches several modes is refused before anything runs
+    assert cli.main(rerun + ["--compare", str(out / "report.json"), "--fail-metric", "hit@5"]) == 2
 
 
 def test_seed_generation_smoke(tmp_path):

@@ -1,0 +1,39 @@
+"""FastAPI dependencies shared by the routes: the service state, readiness, and question limits."""
+from __future__ import annotations
+
+from fastapi import Depends, HTTPException, Request
+
+from api.metrics import Metrics
+from api.state import ServiceState
+from rag.config import Settings, get_settings
+from rag.pipeline import QuestionError
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def ready_state(state: ServiceState = Depends(get_state)) -> ServiceState:
+    if state.error:
+        raise HTTPException(503, detail=f"start-up failed: {state.error}")
+    if not state.ready.is_set():
+        raise HTTPException(503, detail="models are loading", headers={"Retry-After": "2"})
+    return state
+
+
+def checked_question(state: ServiceState, settings: Settings, question: str, top_k: int | None,
+                     what: str = "question") -> tuple[str, int]:
+    """413 past the length limit, 422 when empty or top_k is out of range."""
+    if len(question) > settings.max_question_chars:
+        raise HTTPException(413, detail=f"the {what} is {len(question)} characters long; "
+                                        f"the limit is {settings.max_question_chars}")
+    try:
+        return state.pipeline.check_question(question, top_k)
+    except QuestionError as exc:
+        message = str(exc)
+        raise HTTPException(422, detail=message.replace("question", what, 1) if what != "question" else message) from None
+

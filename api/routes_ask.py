@@ -1,0 +1,130 @@
+"""POST /v1/ask (JSON or text/event-stream) and POST /v1/search (retrieval only)."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import StreamingResponse
+
+from api.deps import checked_question, get_metrics, ready_state
+from api.metrics import Metrics
+from api.schemas import AskRequest, SearchRequest, SearchResponse, errors
+from api.security import require_api_key
+from api.state import QueueFull, ServiceState
+from rag.config import Settings, get_settings
+from rag.pipeline import Event, QuestionError
+from rag.schema import Answer
+
+log = logging.getLogger("rag.api")
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_DOC = (
+    "With `\"stream\": true`: `text/event-stream` with events `passages` (list of passages), `token` "
+    "(`{\"text\"}`, repeated, as the model emits them), `citations` (list), `done` (the full answer object) "
+    "and, on failure after the stream began, `error` (`{\"detail\"}`)."
+)
+
+
+def busy(exc: QueueFull, metrics: Metrics) -> HTTPException:
+    metrics.rejected.inc()
+    return HTTPException(503, detail=f"too many questions waiting; retry in {exc.retry_after}s",
+                         headers={"Retry-After": str(exc.retry_after)})
+
+
+def start_question(state: ServiceState, metrics: Metrics, question: str, k: int,
+                   retrieval_query: str | None = None) -> AsyncIterator[Event]:
+    """Admit a question to the generation queue (503 when full) and return its events, with metrics recorded."""
+    try:
+        events = state.stream(question, k, retrieval_query)
+    except QueueFull as exc:
+        raise busy(exc, metrics) from None
+    return observed(events, metrics, time.perf_counter())
+
+
+async def observed(events: AsyncIterator[Event], metrics: Metrics, started: float) -> AsyncIterator[Event]:
+    first = True
+    try:
+        async for event in events:
+            if event.kind == "token":
+                metrics.tokens.inc()
+                if first:
+                    metrics.ttft.observe(time.perf_counter() - started)
+                    first = False
+            elif event.kind == "done":
+                metrics.answers.labels("abstained" if event.data.abstained else "answered").inc()
+            yield event
+    finally:
+        await events.aclose()
+
+
+async def final_answer(events: AsyncIterator[Event]) -> Answer:
+    answer = None
+    try:
+        async for event in events:
+            if event.kind == "done":
+                answer = event.data
+    except QuestionError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    finally:
+        await events.aclose()
+    return answer
+
+
+def sse(event: str, data) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode("utf-8")
+
+
+async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            if event.kind == "passages":
+                yield sse("passages", [p.model_dump() for p in event.data])
+            elif event.kind == "token":
+                yield sse("token", {"text": event.data})
+            elif event.kind == "done":
+                answer: Answer = event.data
+                yield sse("citations", [c.model_dump() for c in answer.citations])
+                yield sse("done", answer.model_dump(exclude={"raw_answer"}))
+    except Exception as exc:  # the status line is gone already: report in-band
+        log.exception("streamed answer failed")
+        yield sse("error", {"detail": str(exc) if isinstance(exc, QuestionError) else f"internal error: {type(exc).__name__}"})
+    finally:
+        await events.aclose()
+
+
+@router.post(
+    "/v1/ask",
+    response_model=Answer,
+    response_model_exclude={"raw_answer"},
+    summary="Answer a question with verified citations",
+    description="Retrieve passages, let the model answer, verify every citation (or abstain). " + SSE_DOC,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}, **errors(400, 401, 413, 422, 503)},
+)
+async def ask(body: AskRequest, state: ServiceState = Depends(ready_state), settings: Settings = Depends(get_settings),
+              metrics: Metrics = Depends(get_metrics)):
+    question, k = checked_question(state, settings, body.question, body.top_k)
+    events = start_question(state, metrics, question, k)
+    if body.stream:
+        return StreamingResponse(ask_events(events), media_type="text/event-stream", headers=SSE_HEADERS)
+    return await final_answer(events)
+
+
+@router.post(
+    "/v1/search",
+    response_model=SearchResponse,
+    summary="Retrieve passages only (bring your own model)",
+    description="Hybrid retrieval (FAISS + BM25 fused by reciprocal rank), or one ranker with `mode`. No generation.",
+    responses=errors(400, 401, 413, 422, 503),
+)
+def search(body: SearchRequest, state: ServiceState = Depends(ready_state), settings: Settings = Depends(get_settings)):
+    # A plain def endpoint: FastAPI runs it in its threadpool, off the event loop.
+    query, k = checked_question(state, settings, body.query, body.top_k, what="query")
+    started = time.perf_counter()
+    with state.index_lock.read():
+        passages = state.pipeline.retrieve(query, k, body.mode)
+    return SearchResponse(query=query, mode=body.mode, passages=passages,
+                          timings_ms={"retrieve": round((time.perf_counter() - started) * 1000, 1)})

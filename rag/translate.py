@@ -1,0 +1,55 @@
+"""Cross-lingual retrieval: the generator translates an English question into the corpus language (French) so
+that BM25 and sentence selection can match the documents' words. Both versions are searched and fused."""
+from __future__ import annotations
+
+import re
+
+from rag.generate import Generator
+
+_SYSTEM = "Translate the user's question into French. Output only the French question, nothing else."
+_EXAMPLES = (
+    ("When was the tower completed?", "Quand la tour a-t-elle été achevée ?"),
+    ("Who signed the agreement with Moscow?", "Qui a signé l'accord avec Moscou ?"),
+)
+
+
+def translation_messages(question: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": _SYSTEM}]
+    for english, french in _EXAMPLES:
+        messages += [{"role": "user", "content": english}, {"role": "assistant", "content": french}]
+    messages.append({"role": "user", "content": question})
+    return messages
+
+
+def translate_question(generator: Generator, question: str, max_tokens: int = 48) -> str | None:
+    """The French version of `question`, or None when the output is unusable (empty, runaway, unchanged)."""
+    text = generator.generate(translation_messages(question), max_tokens, stop=["\n"]).text.strip()
+    text = re.sub(r"^(?:french|traduction)\s*:\s*", "", text, flags=re.IGNORECASE).strip().strip('"«» ')
+    if not text or len(text) > 3 * len(question) + 20 or text.lower() == question.lower():
+        return None
+    return text
+
+
+_ANSWER_SYSTEM = "Translate the user's French text into English. Output only the English translation, nothing else."
+_ANSWER_EXAMPLES = (
+    ("En mars 1889", "In March 1889"),
+    ("Maurice Koechlin et Émile Nouguier", "Maurice Koechlin and Émile Nouguier"),
+    ("plus de deux heures", "more than two hours"),
+)
+
+
+def answer_translation_messages(french: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": _ANSWER_SYSTEM}]
+    for source, target in _ANSWER_EXAMPLES:
+        messages += [{"role": "user", "content": source}, {"role": "assistant", "content": target}]
+    messages.append({"role": "user", "content": french})
+    return messages
+
+
+def translate_answer(generator: Generator, french: str, max_tokens: int = 64) -> str | None:
+    """English version of a short verified French answer; None if the translation loses or adds a number."""
+    text = generator.generate(answer_translation_messages(french), max_tokens, stop=["\n"]).text.strip()
+    if not text or len(text) > 3 * len(french) + 20:
+        return None
+    digits = lambda s: sorted(re.findall(r"\d+", s.replace(" ", "").replace("\u00a0", "")))  # noqa: E731
+    return text if digits(text) == digits(french) else None
