@@ -212,6 +212,7 @@ def _answer_live(conv: Conversation, question: str, console: Console) -> None:
     from rich.live import Live
     from rich.spinner import Spinner
 
+    before = conv.last
     worker = _Worker(conv.stream(question))
     streamed = Text()
     started = time.perf_counter()
@@ -232,6 +233,8 @@ def _answer_live(conv: Conversation, question: str, console: Console) -> None:
                     done = event.data
     except KeyboardInterrupt:
         worker.stop()  # the model stops at its next token; the turn is not kept
+        if conv.last is not before:  # it had just finished
+            conv.turns.pop()
         console.print(Text(f"(cancelled after {time.perf_counter() - started:.1f} s)", style="yellow"))
         return
     if done is not None and conv.last is not None:
