@@ -243,6 +243,8 @@ def _print_summary(report: dict) -> None:
             table.add_row(n, fmt(metrics[n]))
     console = Console()
     console.print(table)
+    for warning in report["config"].get("warnings") or []:
+        console.print(f"warning: {warning}", markup=False)
     if report.get("comparison"):
         console.print("\n".join(comparison_lines(report["comparison"])), markup=False)
 

@@ -45,7 +45,8 @@ def markdown(report: dict) -> str:
              f"- gold: `{cfg['gold']}` ({cfg['n_items']} questions{', sample ' + str(cfg['sample']) + ' seed ' + str(cfg['seed']) if cfg.get('sample') else ''})",
              f"- docs: `{cfg['docs']}`; index: `{cfg['index_dir']}`",
              f"- models: {', '.join(f'{k}={v}' for k, v in report['models'].items())}",
-             f"- wall time: {report['timing']['wall_s']:.1f} s (index {report['timing']['index_s']:.1f} s)", ""]
+             f"- wall time: {report['timing']['wall_s']:.1f} s (index {report['timing']['index_s']:.1f} s)"]
+    lines += [f"- **warning: {w}**" for w in cfg.get("warnings") or []] + [""]
     if cfg["run"] == "retrieval":
         modes = cfg["modes"]
         names = sorted({n.split("/", 1)[1] for n in metrics if "/" in n}, key=_metric_order)

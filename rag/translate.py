@@ -13,12 +13,16 @@ _EXAMPLES = (
 )
 
 
-def translation_messages(question: str) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": _SYSTEM}]
-    for english, french in _EXAMPLES:
-        messages += [{"role": "user", "content": english}, {"role": "assistant", "content": french}]
-    messages.append({"role": "user", "content": question})
+def _few_shot(system: str, examples: tuple[tuple[str, str], ...], text: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system}]
+    for source, target in examples:
+        messages += [{"role": "user", "content": source}, {"role": "assistant", "content": target}]
+    messages.append({"role": "user", "content": text})
     return messages
+
+
+def translation_messages(question: str) -> list[dict[str, str]]:
+    return _few_shot(_SYSTEM, _EXAMPLES, question)
 
 
 def translate_question(generator: Generator, question: str, max_tokens: int = 48) -> str | None:
@@ -39,11 +43,7 @@ _ANSWER_EXAMPLES = (
 
 
 def answer_translation_messages(french: str) -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": _ANSWER_SYSTEM}]
-    for source, target in _ANSWER_EXAMPLES:
-        messages += [{"role": "user", "content": source}, {"role": "assistant", "content": target}]
-    messages.append({"role": "user", "content": french})
-    return messages
+    return _few_shot(_ANSWER_SYSTEM, _ANSWER_EXAMPLES, french)
 
 
 def translate_answer(generator: Generator, french: str, max_tokens: int = 64) -> str | None:

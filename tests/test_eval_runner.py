@@ -95,3 +95,36 @@ def test_generation_run_scores_answers_citations_and_errors(items, tmp_path):
     md = reporting.markdown(report)
     assert "## Misses (1)" in md and "Question refusée" in md
     assert reporting.write_png(report, tmp_path).stat().st_size > 10_000
+
+
+def test_merge_rescores_slices_and_refuses_mixed_settings(items, tmp_path):
+    from eval.dataset import DatasetError
+    from eval.merge import merge_reports
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / DOC).write_text(TEXT, encoding="utf-8")
+    answers = {"Quel jour en janvier ont-ils parlé ?": ("Le 21 janvier [1].", False, [(0, 13)]),
+               "When does the pipeline start?": ("Je ne sais pas.", True, []),
+               "Quel est le prix ?": ("Je ne sais pas.", True, []), "Question refusée ?": ("x", False, [])}
+    paths = []
+    for i, part in enumerate((items[:2], items[2:])):
+        metrics, parts, rows = run_generation(FakePipeline(answers), part, RunOptions(k=3, progress=False), {DOC: TEXT})
+        report = {"config": {"run": "generation", "gold_sha256": "g", "docs": str(docs), "modes": ["hybrid"], "k": 3,
+                             "top_k": None, "n_items": len(part)},
+                  "models": {"top_k": 4, "code_sha256": f"code{i}"}, "environment": {}, "rows": rows,
+                  "timing": {"index_s": 1.0, "eval_s": 2.0, "wall_s": 3.0}, "metrics": metrics, "breakdown": parts}
+        paths.append(tmp_path / f"r{i}.json")
+        paths[-1].write_text(json.dumps(report), encoding="utf-8")
+    merged = merge_reports(paths)
+    assert merged["config"]["n_items"] == 4 and merged["timing"]["eval_s"] == 4.0
+    assert merged["metrics"]["correct"] == pytest.approx(3 / 4)  # q1 right, q2 over-abstained, q3 abstained, q4 right
+    assert merged["metrics"]["over_abstention"] == pytest.approx(1 / 3)
+    assert merged["models"]["code_sha256"] == ["code0", "code1"] and "2 versions" in merged["config"]["warnings"][0]
+    with pytest.raises(DatasetError, match="appears in more than one"):
+        merge_reports([paths[0], paths[0]])
+    other = json.loads(paths[1].read_text())
+    other["models"]["top_k"] = 3
+    paths[1].write_text(json.dumps(other), encoding="utf-8")
+    with pytest.raises(DatasetError, match="settings differ"):
+        merge_reports(paths)
