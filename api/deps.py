@@ -5,7 +5,7 @@ from fastapi import Depends, HTTPException, Request
 
 from api.metrics import Metrics
 from api.state import ServiceState
-from rag.config import Settings, get_settings
+from rag.config import Settings
 from rag.pipeline import QuestionError
 
 
