@@ -53,12 +53,8 @@ def _as_str_list(value, what: str, where: str) -> list[str]:
 
 
 def _detect(text: str) -> str:
-    try:
-        from rag.lang import detect_language
-    except ImportError:
-        from eval.metrics import _default_detector
+    from rag.lang import detect_language
 
-        detect_language = _default_detector()
     return detect_language(text)
 
 

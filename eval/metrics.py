@@ -21,12 +21,18 @@ _ARTICLES = {
     "en": re.compile(r"\b(a|an|the)\b"),
 }
 _FR_ELISION = re.compile(r"\b[ld]['’]")
+_CITATION_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 MAX_ANSWER_WORDS = 50
 
 
 # ---- answer text --------------------------------------------------------------------------------------------------
 def _drop_punctuation(text: str, repl: str = "") -> str:
     return "".join(repl if unicodedata.category(c).startswith("P") else c for c in text)
+
+
+def strip_citations(text: str) -> str:
+    """The answer without its [n] citation markers: they are references, not answer words."""
+    return _CITATION_MARKER.sub("", text).strip()
 
 
 def normalize_answer(text: str, lang: str | None = "en") -> str:
@@ -144,8 +150,8 @@ class RetrievalEvaluator:
 
 
 class AnswerEvaluator:
-    """SQuAD EM / token F1 and answer accuracy on answerable rows (an abstention scores 0); `correct` covers every
-    row: accurate when answerable, abstained when not."""
+    """SQuAD EM / token F1 and answer accuracy on answerable rows, [n] citation markers removed first (an abstention
+    scores 0); `correct` covers every row: accurate when answerable, abstained when not."""
 
     def __init__(self, max_words: int = MAX_ANSWER_WORDS):
         self.max_words = max_words
@@ -153,7 +159,7 @@ class AnswerEvaluator:
     def score_row(self, row: Row) -> dict:
         if not row.get("answerable", True):
             return {"em": None, "f1": None, "accuracy": None, "correct": bool(row.get("abstained"))}
-        text = "" if row.get("abstained") else row.get("answer") or ""
+        text = "" if row.get("abstained") else strip_citations(row.get("answer") or "")
         golds, lang = row.get("answers") or [], row.get("lang")
         accurate = bool(text) and answer_accurate(text, golds, self.max_words)
         return {"em": exact_match(text, golds, lang) if text else 0.0, "f1": token_f1(text, golds, lang) if text else 0.0,
@@ -227,14 +233,8 @@ class LanguageEvaluator:
 
 
 def _default_detector() -> Callable[[str], str]:
-    try:
-        from rag.lang import detect_language
-    except ImportError:  # the core's helper is absent: a tiny stop-word vote
-        def detect_language(text: str) -> str:
-            words = re.findall(r"[^\W\d_]+", text.lower())
-            fr = sum(w in {"le", "la", "les", "de", "des", "du", "et", "est", "en", "un", "une", "que", "qui", "a"} for w in words)
-            en = sum(w in {"the", "of", "and", "is", "in", "to", "was", "a", "on", "that", "by", "for"} for w in words)
-            return "fr" if fr > en else "en"
+    from rag.lang import detect_language
+
     return detect_language
 
 

@@ -151,6 +151,9 @@ def score(rows: list[dict], run: str, modes: tuple[str, ...] | list[str], k: int
             metrics.update({f"{mode}/{name}": value for name, value in evaluator(mode_rows).items()})
             parts[mode] = breakdown(mode_rows, evaluator)
         return metrics, parts
+    answers = AnswerEvaluator()
+    for row in rows:  # per-row scores, refreshed so merged or re-scored reports use the current metric
+        row.update(answers.score_row(row))
     evaluator = generation_evaluator(texts or {}, k)
     metrics = evaluator(rows)
     metrics["errors"] = sum(1 for r in rows if r.get("error"))  # questions the pipeline refused
@@ -175,7 +178,6 @@ def run_generation(pipeline, items: list[GoldItem], options: RunOptions, texts: 
     with _progress(options.progress, "questions", len(items)) as tick:
         for item in items:
             row = generation_row(pipeline, item, options)
-            row.update(answers.score_row(row))
             rows.append(row)
-            tick(note=f"{item.id} {'ok' if row['correct'] else 'miss'}")
+            tick(note=f"{item.id} {'ok' if answers.score_row(row)['correct'] else 'miss'}")
     return (*score(rows, "generation", options.modes, options.k, texts), rows)

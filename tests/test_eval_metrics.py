@@ -108,6 +108,19 @@ def _row(answerable, abstained, answer="", answers=(), lang="fr"):
     return {"answerable": answerable, "abstained": abstained, "answer": answer, "answers": list(answers), "lang": lang}
 
 
+def test_citation_markers_are_not_answer_words():
+    from eval.metrics import strip_citations
+
+    assert strip_citations("CNN [2].") == "CNN."
+    assert strip_citations("Le 21 janvier [1, 3] et le 17 [2-4]") == "Le 21 janvier et le 17"
+    assert strip_citations("en [2027]") == "en"  # a bracketed number is a marker, whatever its size
+    assert strip_citations("la liste [a]") == "la liste [a]"
+    row = {"answerable": True, "abstained": False, "answer": "CNN [2].", "answers": ["CNN"], "lang": "en"}
+    assert AnswerEvaluator().score_row(row)["em"] == 1.0
+    row["answer"] = "La chaîne CNN [2]."
+    assert AnswerEvaluator().score_row(row)["em"] == 0.0
+
+
 def test_answer_evaluator_scores_abstention_on_answerable_as_wrong():
     rows = [
         _row(True, False, "Le 21 janvier.", ["21 janvier"]),  # accurate, EM after normalisation
