@@ -9,7 +9,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -59,17 +59,35 @@ class Generator:
     def prime(self, messages: list[Message]) -> None:
         """Evaluate a prompt once so that its fixed prefix is cached (a no-op where the backend keeps no cache)."""
 
-    def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Generation:
+    def timed_stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None,
+                     stats: "GenerationStats") -> Iterator[str]:
+        """stream(), recording time to first token, duration and token counts into `stats` as it goes."""
         start = time.perf_counter()
-        first = None
-        pieces = []
         for piece in self.stream(messages, max_tokens, stop):
-            if first is None:
-                first = time.perf_counter() - start
-            pieces.append(piece)
-        seconds = time.perf_counter() - start
-        prompt_tokens = getattr(self, "_last_prompt_tokens", 0)
-        return Generation("".join(pieces), prompt_tokens, len(pieces), seconds, first or seconds)
+            stats.first = stats.first or time.perf_counter() - start
+            stats.pieces.append(piece)
+            yield piece
+        stats.seconds = time.perf_counter() - start
+        stats.prompt_tokens = getattr(self, "_last_prompt_tokens", 0)
+
+    def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Generation:
+        stats = GenerationStats()
+        for _ in self.timed_stream(messages, max_tokens, stop, stats):
+            pass
+        return stats.result()
+
+
+@dataclass
+class GenerationStats:
+    pieces: list[str] = field(default_factory=list)
+    first: float = 0.0
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+
+    def result(self) -> Generation | None:
+        if not self.pieces and not self.seconds:
+            return None
+        return Generation("".join(self.pieces), self.prompt_tokens, len(self.pieces), self.seconds, self.first or self.seconds)
 
 
 class LlamaCppGenerator(Generator):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -14,7 +14,7 @@ from index.store import IndexStore
 from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstention, parse_markers, verify
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
-from rag.generate import Generation, Generator, make_generator
+from rag.generate import Generator, GenerationStats, make_generator
 from rag.lang import detect_language
 from rag.prompt import STYLES, build_messages, style_for
 from rag.retrieve import HybridRetriever, RetrievedChunk
@@ -146,11 +146,12 @@ class RagPipeline:
         passages = self.evidence(queries, k)
         retrieved = time.perf_counter()
         yield Event("passages", passages)
-        stats = _GenerationStats()
+        stats = GenerationStats()
         pivot = answer_language != language
         raw = ""
         if passages:
-            tokens = self._generate(build_messages(asked, passages, answer_language), stats)
+            messages = build_messages(asked, passages, answer_language)
+            tokens = self.generator.timed_stream(messages, self.settings.max_new_tokens, ["\n\n", "Question"], stats)
             if pivot:
                 raw = "".join(tokens)
             else:
@@ -196,25 +197,3 @@ class RagPipeline:
         if self.settings.extractive_fallback_coverage >= 1 or self.settings.evidence != "sentences":
             return False
         return max(self.selector.coverage(q, best.text) for q in queries) >= self.settings.extractive_fallback_coverage
-
-    def _generate(self, messages: list[dict[str, str]], stats: "_GenerationStats") -> Iterator[str]:
-        start = time.perf_counter()
-        for piece in self.generator.stream(messages, self.settings.max_new_tokens, stop=["\n\n", "Question"]):
-            stats.first = stats.first or time.perf_counter() - start
-            stats.pieces.append(piece)
-            yield piece
-        stats.seconds = time.perf_counter() - start
-        stats.prompt_tokens = getattr(self.generator, "_last_prompt_tokens", 0)
-
-
-@dataclass
-class _GenerationStats:
-    pieces: list = field(default_factory=list)
-    first: float = 0.0
-    seconds: float = 0.0
-    prompt_tokens: int = 0
-
-    def result(self) -> Generation | None:
-        if not self.pieces and not self.seconds:
-            return None
-        return Generation("".join(self.pieces), self.prompt_tokens, len(self.pieces), self.seconds, self.first or self.seconds)
