@@ -98,6 +98,7 @@ def generation_row(pipeline, item: GoldItem, options: RunOptions) -> dict:
     row.update(
         answer=answer.answer, abstained=bool(answer.abstained),
         abstain_reason=getattr(answer, "abstain_reason", None), raw_answer=getattr(answer, "raw_answer", None),
+        confidence=getattr(answer, "confidence", None),
         citations=[c.model_dump() for c in answer.citations],
         context=_retrieved(answer.passages), context_relevance=relevance_of(answer.passages, item),
         timings_ms=answer.timings_ms.model_dump(),

@@ -30,7 +30,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    max_tokens: int = 200
+    max_tokens: int = 254  # all-MiniLM-L6-v2 reads 256 word-pieces, [CLS] and [SEP] included
     overlap_tokens: int = 40
 
 

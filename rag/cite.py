@@ -54,11 +54,53 @@ _TIME_WORDS = set(
 )
 
 
+_ASKS_DURATION = re.compile(r"\b(?:combien de temps|pendant combien|quelle (?:a ete |est |sera )?la duree|how much time|"
+                            r"how long\b.*\b(?:last|lasts|lasted|take|takes|took|spend|spent)\b)")
+_DURATION_UNITS = set(
+    "seconde secondes minute minutes heure heures jour jours nuit nuits semaine semaines mois an ans annee annees "
+    "siecle siecles decennie decennies second seconds hour hours day days night nights week weeks month months "
+    "year years century centuries decade decades longtemps".split()
+)
+# Words that name what a number counts or measures: an answer "1 300 kilometres" to "combien de soldats" is wrong.
+_UNITS = _DURATION_UNITS | set(
+    "kilometre kilometres km metre metres centimetre centimetres kilo kilos kilogramme kilogrammes tonne tonnes "
+    "litre litres euro euros dollar dollars yuan yuans rouble roubles habitant habitants personne personnes soldat "
+    "soldats kilometer kilometers meter meters mile miles ton tons people soldiers troops inhabitants".split()
+)
+# The pivot checks a French answer against the English question: compare units in one language.
+_UNIT_EN_FR = {
+    "second": "seconde", "seconds": "secondes", "hour": "heure", "hours": "heures", "day": "jour", "days": "jours",
+    "night": "nuit", "nights": "nuits", "week": "semaine", "weeks": "semaines", "month": "mois", "months": "mois",
+    "year": "annee", "years": "annees", "ans": "annees", "an": "annee", "century": "siecle", "centuries": "siecles",
+    "decade": "decennie", "decades": "decennies", "kilometer": "kilometre", "kilometers": "kilometres",
+    "meter": "metre", "meters": "metres", "ton": "tonne", "tons": "tonnes", "people": "personnes",
+    "soldiers": "soldats", "troops": "troupes", "inhabitants": "habitants",
+}
+_COUNTED = re.compile(r"\b(?:combien (?:de |d')|how many )((?:\w+ ?){1,3})")
+_NUMBER_UNIT = re.compile(r"\d[\d ,.]*\s+(?:(?:millions?|milliards?|mille|billions?|thousands?|de|d|of)\s+)*(\w+)")
+
+
+def _unit_mismatch(answer: str, asked: str) -> bool:
+    """The question counts one thing ("combien de soldats") and the answer's number measures another (kilometres)."""
+    counted = _COUNTED.search(asked)
+    if not counted:
+        return False
+    counted_words = [_UNIT_EN_FR.get(w, w) for w in counted.group(1).split()]
+    units = [_UNIT_EN_FR.get(u, u) for u in _NUMBER_UNIT.findall(answer) if u in _UNITS]
+    return bool(units) and not any(_same_word(u, w) for u in units for w in counted_words)
+
+
 def fits_question_type(claim: str, question: str) -> bool:
-    """A 'how many' question needs a quantity in the answer, a 'when' question a date or time expression."""
+    """A 'how many' question needs a quantity in the answer (in the unit it counts), 'how long' a duration, a
+    'when' question a date or time expression."""
     asked = fold(question)
-    answer_words = set(re.findall(r"\w+", fold(claim)))
+    folded_claim = fold(claim)
+    answer_words = set(re.findall(r"\w+", folded_claim))
     has_number = bool(re.search(r"\d", claim))
+    if _ASKS_DURATION.search(asked):
+        return bool(answer_words & _DURATION_UNITS)
+    if _unit_mismatch(folded_claim, asked):
+        return False
     if _ASKS_QUANTITY.search(asked):
         return has_number or bool(answer_words & (_QUANTITY_WORDS | _TIME_WORDS))
     if _ASKS_DATE.search(asked):
@@ -231,11 +273,26 @@ def extractive_answer(passage: Passage, source_text: dict[str, str]) -> Verdict:
     return Verdict(f"« {shorten(passage.text)} » [{passage.n}]", to_citations([sentence], source_text), reason="extractive")
 
 
+_YES_NO = {"oui", "non", "yes", "no"}
+
+
+def _yes_no_verdict(claim: str, question: str, passages: list[Passage], cited: list[int],
+                    source_text: dict[str, str]) -> Verdict:
+    """A yes/no answer cites the sentence of the cited passage that best matches the question."""
+    pool = [p for p in passages if p.n in cited] or passages
+    sentences = attribute(question, question, pool, [])[:1]
+    if not sentences or not relevant_to(sentences[0].text, question):
+        return Verdict("", abstained=True, reason="no passage supports the answer")
+    return Verdict(f"{claim} [{sentences[0].passage.n}].", to_citations(sentences, source_text))
+
+
 def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str]) -> Verdict:
     claim, cited = parse_markers(raw)
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
     if not claim or is_abstention(claim):
         return Verdict("", abstained=True, reason="the model found no answer in the passages")
+    if fold(claim).rstrip(".!") in _YES_NO:
+        return _yes_no_verdict(claim.rstrip(".!"), question, passages, cited, source_text)
     if not adds_content(claim, question):
         return Verdict("", abstained=True, reason="the answer only repeats the question")
     if not fits_question_type(claim, question):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from rag.assets import resolve_gguf
 from rag.config import Settings
 
@@ -50,29 +52,39 @@ class Generator:
     def warm_up(self) -> None:
         raise NotImplementedError
 
-    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+    # Whether stream() honours a GBNF `grammar` (constrained decoding); other backends generate freely.
+    supports_grammar = False
+
+    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         raise NotImplementedError
 
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
 
+    def first_token_logprob(self, text: str) -> float | None:
+        """Log-probability the model gave, before any grammar, to `text`'s first token as the first token of its
+        last constrained answer; None where the backend does not record it."""
+        return None
+
     def prime(self, messages: list[Message]) -> None:
         """Evaluate a prompt once so that its fixed prefix is cached (a no-op where the backend keeps no cache)."""
 
     def timed_stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None,
-                     stats: "GenerationStats") -> Iterator[str]:
+                     stats: "GenerationStats", grammar: str | None = None) -> Iterator[str]:
         """stream(), recording time to first token, duration and token counts into `stats` as it goes."""
         start = time.perf_counter()
-        for piece in self.stream(messages, max_tokens, stop):
+        for piece in self.stream(messages, max_tokens, stop, grammar):
             stats.first = stats.first or time.perf_counter() - start
             stats.pieces.append(piece)
             yield piece
         stats.seconds = time.perf_counter() - start
         stats.prompt_tokens = getattr(self, "_last_prompt_tokens", 0)
 
-    def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Generation:
+    def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
+                 grammar: str | None = None) -> Generation:
         stats = GenerationStats()
-        for _ in self.timed_stream(messages, max_tokens, stop, stats):
+        for _ in self.timed_stream(messages, max_tokens, stop, stats, grammar):
             pass
         return stats.result()
 
@@ -92,10 +104,12 @@ class GenerationStats:
 
 class LlamaCppGenerator(Generator):
     name = "llama-cpp"
+    supports_grammar = True
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
         self._llm = None
+        self._first_logprobs = None
 
     def warm_up(self) -> None:
         if self._llm is not None:
@@ -122,13 +136,35 @@ class LlamaCppGenerator(Generator):
         for _ in self.stream(messages, max_tokens=1):
             pass
 
+    def first_token_logprob(self, text: str) -> float | None:
+        if self._first_logprobs is None or not text:
+            return None
+        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return float(self._first_logprobs[tokens[0]]) if tokens else None
+
+    def _record_first_step(self, input_ids, logits):
+        """Logits processor: keeps the unconstrained first-token distribution (the grammar applies after it)."""
+        if self._first_logprobs is None:
+            x = np.asarray(logits, dtype=np.float64)
+            top = x.max()
+            self._first_logprobs = (x - top - np.log(np.exp(x - top).sum())).astype(np.float32)
+        return logits
+
     def count_tokens(self, text: str) -> int:
         self.warm_up()
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         self.warm_up()
+        processors = None
+        if grammar is not None:
+            from llama_cpp import LlamaGrammar, LogitsProcessorList
+
+            grammar = LlamaGrammar.from_string(grammar, verbose=False)
+            processors = LogitsProcessorList([self._record_first_step])
         with self.lock:
+            self._first_logprobs = None
             chunks = self._llm.create_chat_completion(
                 messages=messages,
                 max_tokens=max_tokens,
@@ -136,6 +172,8 @@ class LlamaCppGenerator(Generator):
                 top_k=1 if self.settings.temperature == 0 else 40,
                 stop=stop or [],
                 stream=True,
+                grammar=grammar,
+                logits_processor=processors,
             )
             self._last_prompt_tokens = 0
             try:
@@ -228,7 +266,8 @@ class TransformersGenerator(Generator):
         self.warm_up()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+    def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 

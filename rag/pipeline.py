@@ -1,6 +1,7 @@
 """The question-answering flow: retrieve → prompt → generate → verify citations (or abstain)."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstenti
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
+from rag.grammar import is_yes_no_question, span_grammar
 from rag.lang import detect_language
 from rag.prompt import STYLES, build_messages, style_for
 from rag.retrieve import HybridRetriever, RetrievedChunk
@@ -151,7 +153,8 @@ class RagPipeline:
         raw = ""
         if passages:
             messages = build_messages(asked, passages, answer_language)
-            tokens = self.generator.timed_stream(messages, self.settings.max_new_tokens, ["\n\n", "Question"], stats)
+            tokens = self.generator.timed_stream(messages, self.settings.max_new_tokens, ["\n\n", "Question"], stats,
+                                                 self._grammar(asked, passages, answer_language))
             if pivot:
                 raw = "".join(tokens)
             else:
@@ -161,10 +164,14 @@ class RagPipeline:
                     yield Event("token", piece)
                 raw = "".join(pieces)
         source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
+        confidence = self._confidence(raw, answer_language)
         verdict = verify(raw, asked, passages, source_text)
+        if not verdict.abstained and confidence is not None and confidence < self.settings.min_answer_confidence:
+            verdict = Verdict("", abstained=True, reason=f"the model was unsure of its answer (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
             verdict = Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
-        if verdict.abstained and raw and not is_abstention(raw) and passages and self._fallback_allowed(queries, passages[0]):
+        if verdict.abstained and raw and not is_abstention(raw) and passages and confidence is None \
+                and self._fallback_allowed(queries, passages[0]):
             verdict = extractive_answer(passages[0], source_text)
         text = style_for(language).unknown if verdict.abstained else verdict.answer
         if pivot and not verdict.abstained:
@@ -189,8 +196,28 @@ class RagPipeline:
             usage=Usage.from_generation(stats.result()),
             raw_answer=raw,
             abstain_reason=verdict.reason or None,
+            confidence=confidence,
         )
         yield Event("done", answer)
+
+    def _confidence(self, raw: str, language: str) -> float | None:
+        """P(answer's first token) / (that + P("don't know"'s first token)), from the unconstrained first step."""
+        unknown = style_for(language).unknown_short
+        if not raw or is_abstention(raw):
+            return None
+        answer_lp = self.generator.first_token_logprob(raw)
+        unknown_lp = self.generator.first_token_logprob(unknown)
+        if answer_lp is None or unknown_lp is None:
+            return None
+        return round(1.0 / (1.0 + math.exp(unknown_lp - answer_lp)), 4)
+
+    def _grammar(self, question: str, passages: list[Passage], language: str) -> str | None:
+        if self.settings.decoding != "extractive" or not self.generator.supports_grammar:
+            return None
+        if detect_language(" ".join(p.text for p in passages)) != language:
+            return None  # a span copied from the passages would be in the wrong language
+        style = style_for(language)
+        return span_grammar(passages, style.unknown_short, style.yes_no if is_yes_no_question(question) else None)
 
     def _fallback_allowed(self, queries: list[str], best: Passage) -> bool:
         """Quote the best sentence only when it covers most of the question's words: a confident retrieval."""

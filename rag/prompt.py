@@ -12,7 +12,9 @@ class PromptStyle:
     system: str
     passages_label: str
     question_label: str
-    unknown: str  # what the model must say when the passages do not answer; also shown to users when abstaining
+    unknown: str  # shown to users when abstaining
+    unknown_short: str  # what the model must say when the passages do not answer
+    yes_no: tuple[str, str]
     examples: tuple[tuple[str, str, str], ...]  # (passages, question, answer)
 
 
@@ -32,9 +34,11 @@ FRENCH = PromptStyle(
     passages_label="Passages :",
     question_label="Question :",
     unknown="Je ne sais pas : les documents ne contiennent pas la réponse.",
+    unknown_short="Je ne sais pas.",
+    yes_no=("Oui", "Non"),
     examples=(
-        (_EXAMPLE_PASSAGES, "En quelle année la construction de la tour a-t-elle pris fin ?", "En 1889 [2]."),
-        (_EXAMPLE_PASSAGES, "Qui a conçu les plans de la tour ?", "Maurice Koechlin et Émile Nouguier [1]."),
+        (_EXAMPLE_PASSAGES, "En quelle année la construction de la tour a-t-elle pris fin ?", "1889 [2]"),
+        (_EXAMPLE_PASSAGES, "Qui a conçu les plans de la tour ?", "Maurice Koechlin et Émile Nouguier [1]"),
         (_EXAMPLE_PASSAGES, "Combien coûte le billet d'entrée ?", "Je ne sais pas."),
     ),
 )
@@ -49,9 +53,11 @@ ENGLISH = PromptStyle(
     passages_label="Passages:",
     question_label="Question:",
     unknown="I don't know: the documents do not contain the answer.",
+    unknown_short="I don't know.",
+    yes_no=("Yes", "No"),
     examples=(
-        (_EXAMPLE_PASSAGES, "In what year was the tower completed?", "In 1889 [2]."),
-        (_EXAMPLE_PASSAGES, "Who designed the plans of the tower?", "Maurice Koechlin and Émile Nouguier [1]."),
+        (_EXAMPLE_PASSAGES, "In what year was the tower completed?", "1889 [2]"),
+        (_EXAMPLE_PASSAGES, "Who designed the plans of the tower?", "Maurice Koechlin and Émile Nouguier [1]"),
         (_EXAMPLE_PASSAGES, "How much does an entry ticket cost?", "I don't know."),
     ),
 )

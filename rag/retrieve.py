@@ -9,7 +9,7 @@ import numpy as np
 from index.chunk import Chunk
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.textnorm import stems
+from rag.textnorm import TERM_PREFIX, terms, truncate
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -24,11 +24,12 @@ class RetrievedChunk:
 
 
 class BM25Index:
-    """BM25 over French-stemmed, accent-folded tokens (bm25s). Rebuilt from the chunk store in well under a second
-    per thousand chunks, so document updates re-index it instead of patching it."""
+    """BM25 over French-stemmed, accent-folded tokens cut to `prefix` characters (bm25s; see textnorm.terms).
+    Rebuilt from the chunk store in well under a second per thousand chunks, so document updates re-index it
+    instead of patching it."""
 
-    def __init__(self, language: str = "french", k1: float = 1.2, b: float = 0.75):
-        self.language, self.k1, self.b = language, k1, b
+    def __init__(self, language: str = "french", k1: float = 1.2, b: float = 0.75, prefix: int | None = TERM_PREFIX):
+        self.language, self.k1, self.b, self.prefix = language, k1, b, prefix
         self._bm25 = None
         self._ids: list[int] = []
         self._vocab: dict[str, int] = {}
@@ -44,7 +45,7 @@ class BM25Index:
             self._bm25 = None
             return
         vocab: dict[str, int] = {}
-        corpus_ids = [[vocab.setdefault(t, len(vocab)) for t in stems(c.text, self.language)] for _, c in rows]
+        corpus_ids = [[vocab.setdefault(t, len(vocab)) for t in terms(c.text, self.language, self.prefix)] for _, c in rows]
         if not vocab:  # nothing searchable (e.g. only stop words or symbols): dense search still works
             self._bm25, self._vocab, self._idf = None, {}, {}
             return
@@ -58,13 +59,14 @@ class BM25Index:
         self._idf = {token: float(idf[i]) for token, i in vocab.items()}
 
     def idf(self, token: str) -> float:
-        """Inverse document frequency of a stemmed token; unseen tokens count as rare."""
-        return self._idf.get(token, max(self._idf.values(), default=1.0))
+        """Inverse document frequency of a stem (from textnorm.stems; cut to the index's terms here); unseen tokens
+        count as rare."""
+        return self._idf.get(truncate(token, self.prefix), max(self._idf.values(), default=1.0))
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         if self._bm25 is None:
             return []
-        tokens = [self._vocab[t] for t in stems(query, self.language) if t in self._vocab]
+        tokens = [self._vocab[t] for t in terms(query, self.language, self.prefix) if t in self._vocab]
         if not tokens:
             return []
         scores = self._bm25.get_scores(tokens)
@@ -81,8 +83,8 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60, weights: list
 
 
 class HybridRetriever:
-    def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 30, rrf_k: int = 60,
-                 language: str = "french", dense_weight: float = 1.0):
+    def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 30, rrf_k: int = 2,
+                 language: str = "french", dense_weight: float = 0.2):
         self.store = store
         self.embedder = embedder
         self.candidates = candidates

@@ -43,6 +43,8 @@ class Answer(BaseModel):
     usage: "Usage | None" = None
     raw_answer: str | None = Field(default=None, description="the model's text before verification")
     abstain_reason: str | None = None
+    confidence: float | None = Field(
+        default=None, description="how much the model preferred its answer to 'don't know' (0..1), where the backend reports it")
 
 
 class Usage(BaseModel):

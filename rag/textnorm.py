@@ -48,3 +48,18 @@ def _stemmer(language: str):
 
 def stems(text: str, language: str = "french") -> list[str]:
     return _stemmer(language).stemWords(content_words(text))
+
+
+# BM25 matches stems cut to this many characters: Snowball's French stemmer is light, so inflected and derived forms
+# ("britannique"/"britanique", "insurrection"/"insurgés") often keep different stems. Cutting them to 5 characters
+# raised hit@5 on the PIAF paragraphs and hit@1 on the seed gold set; 4 was too coarse, 6 gained less.
+TERM_PREFIX = 5
+
+
+def truncate(stem: str, prefix: int | None = TERM_PREFIX) -> str:
+    return stem[:prefix] if prefix else stem
+
+
+def terms(text: str, language: str = "french", prefix: int | None = TERM_PREFIX) -> list[str]:
+    """BM25 index terms: stems cut to `prefix` characters (None or 0 keeps whole stems)."""
+    return [truncate(s, prefix) for s in stems(text, language)]

@@ -73,3 +73,16 @@ def test_an_answer_from_an_unrelated_sentence_is_refused():
     # 2027 is in the passages, but in a sentence that has nothing to do with the visioconference.
     verdict = verify("En 2027 [1].", "Quand la visioconférence a-t-elle eu lieu ?", _passages()[:1], {"d.txt": TEXT})
     assert verdict.abstained and "does not match" in verdict.reason
+
+
+def test_quantity_and_duration_answers_must_fit_what_is_asked():
+    from rag.cite import fits_question_type
+
+    assert not fits_question_type("1 300 kilomètres", "Combien de soldats patrouilleraient la zone ?")
+    assert fits_question_type("5 000 soldats", "Combien de soldats patrouilleraient la zone ?")
+    assert fits_question_type("10 milliards de mètres cubes", "Combien de milliards de mètres cubes de gaz ?")
+    assert not fits_question_type("1 300 kilomètres", "En combien de temps Trump veut-il arrêter les combats ?")
+    assert fits_question_type("24 heures", "En combien de temps Trump veut-il arrêter les combats ?")
+    assert not fits_question_type("1,300 km", "How long did the call last?")
+    assert fits_question_type("1,300 km", "How long would the demilitarised zone be?")
+    assert fits_question_type("24 heures", "Within how many hours did Trump pledge to end the fighting?")

@@ -23,10 +23,22 @@ def test_french_answer_is_cited_exactly(pipeline, seed_text):
 
 def test_english_question_gets_an_english_answer(pipeline, seed_text):
     answer = pipeline.ask("Who is Putin's foreign policy adviser?")
-    assert not answer.abstained and "Ouchakov" in answer.answer
+    assert not answer.abstained and ("Ouchakov" in answer.answer or "Ushakov" in answer.answer)
     assert "[" in answer.answer and "Je ne sais pas" not in answer.answer
     assert any("Ouchakov" in c.quote for c in answer.citations)
     _check_quotes(answer, seed_text)
+
+
+def test_confidence_is_reported_and_gates_answers(pipeline, seed_index):
+    from rag.config import Settings
+    from rag.pipeline import RagPipeline
+
+    question = "Qui est le conseiller de Poutine pour la politique étrangère ?"
+    answer = pipeline.ask(question)
+    assert answer.confidence is not None and pipeline.settings.min_answer_confidence <= answer.confidence <= 1
+    strict = RagPipeline(Settings(index_dir=seed_index, min_answer_confidence=1.01), generator=pipeline.generator)
+    refused = strict.ask(question)
+    assert refused.abstained and refused.citations == [] and "unsure" in refused.abstain_reason
 
 
 def test_unanswerable_question_abstains(pipeline):

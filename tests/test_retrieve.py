@@ -1,0 +1,101 @@
+"""Retrieval: BM25 terms (truncated French stems), weighted RRF, and HybridRetriever over a fake store/embedder."""
+from __future__ import annotations
+
+import numpy as np
+
+from index.chunk import Chunk
+from rag.config import Settings
+from rag.retrieve import BM25Index, HybridRetriever, reciprocal_rank_fusion
+from rag.textnorm import TERM_PREFIX, stems, terms
+
+
+def _chunk(n: int, text: str) -> Chunk:
+    return Chunk(f"c{n}", f"doc{n}.txt", 0, len(text), text)
+
+
+def test_terms_are_stems_cut_to_prefix():
+    assert TERM_PREFIX == 5
+    # A misspelling and a derived form end up on one term where whole stems differ.
+    assert stems("britannique") != stems("britanique")
+    assert terms("britannique") == terms("britanique") == ["brita"]
+    assert terms("L'insurrection des insurgés") == ["insur", "insur"]
+    assert terms("britannique", prefix=None) == stems("britannique")
+    assert terms("Quelle est la date ?") == stems("date")  # stop words still dropped
+
+
+def test_bm25_matches_inflected_forms_and_idf_accepts_whole_stems():
+    rows = [(0, _chunk(0, "Le domaine colonial britannique en Afrique australe.")),
+            (1, _chunk(1, "Les prêtres espagnols appelaient à la croisade.")),
+            (2, _chunk(2, "La saison commence par une révolution tactique."))]
+    bm25 = BM25Index()
+    bm25.build(rows)
+    hits = bm25.search("Quel est le domaine colonial britanique ?", 3)
+    assert hits and hits[0][0] == 0
+    # rag/evidence.py looks up idf with textnorm.stems output: it maps onto the index's truncated terms.
+    stem = stems("britannique")[0]
+    assert bm25.idf(stem) == bm25.idf("brita") < bm25.idf("never-seen")
+    assert bm25.search("zzz", 3) == []
+
+
+def test_bm25_without_prefix_keeps_whole_stems():
+    bm25 = BM25Index(prefix=None)
+    bm25.build([(0, _chunk(0, "Le domaine britannique.")), (1, _chunk(1, "Autre chose."))])
+    assert bm25.search("britanique", 2) == []  # whole stems differ: no match
+    assert bm25.search("britannique", 2)[0][0] == 0
+
+
+def test_small_rrf_k_keeps_bm25_top_and_dense_breaks_ties():
+    bm25 = [1, 2, 3]
+    dense = [2, 9, 8]
+    # Default k=60 with an equal-ish weight lets the dense ranking reorder BM25's first hit...
+    loose = reciprocal_rank_fusion([bm25, dense], k=60, weights=[1.0, 0.5])
+    assert max(loose, key=loose.get) == 2
+    # ...k=2 with a small dense weight keeps it, while dense-only candidates still enter the list.
+    tight = reciprocal_rank_fusion([bm25, dense], k=2, weights=[1.0, 0.2])
+    order = sorted(tight, key=lambda i: -tight[i])
+    assert order[:2] == [1, 2] and 9 in order
+
+
+def test_default_settings_fit_the_embedder_window():
+    s = Settings(_env_file=None)
+    assert s.chunk_tokens + 2 <= 256  # all-MiniLM-L6-v2 reads 256 word-pieces, [CLS] and [SEP] included
+    assert s.chunk_overlap_tokens < s.chunk_tokens
+    assert (s.rrf_k, s.rrf_dense_weight) == (2, 0.2)
+
+
+class _FakeStore:
+    def __init__(self, texts: list[str], vectors: np.ndarray):
+        self.chunks = {i: _chunk(i, t) for i, t in enumerate(texts)}
+        self.vectors = vectors
+
+    def chunk_rows(self):
+        return list(self.chunks.items())
+
+    def search(self, vector, k):
+        scores = self.vectors @ vector
+        return [(int(i), float(scores[i])) for i in np.argsort(-scores)[:k]]
+
+
+class _FakeEmbedder:
+    def __init__(self, vector: np.ndarray):
+        self.vector = vector
+
+    def warm_up(self):
+        pass
+
+    def embed(self, texts):
+        return np.stack([self.vector] * len(texts))
+
+
+def test_hybrid_run_keeps_lexical_top_and_adds_dense_recall():
+    texts = ["Le traité anglo-néerlandais de 1814 fonde la colonie du Cap.",
+             "Un texte sans rapport avec la question.",
+             "A settlement in the south was set up by a pact."]
+    vectors = np.eye(3, dtype=np.float32)
+    store = _FakeStore(texts, vectors)
+    retriever = HybridRetriever(store, _FakeEmbedder(vectors[2]), candidates=3)
+    assert (retriever.rrf_k, retriever.dense_weight) == (2, 0.2)
+    hits = retriever.run("Quel traité fonde la colonie du Cap ?", 3)
+    assert [h.id for h in hits][:2] == [0, 2]  # BM25's best first, the dense-only match next
+    assert hits[0].bm25 and hits[1].bm25 is None and hits[1].dense == 1.0
+    assert [h.id for h in retriever.run("Quel traité ?", 1, mode="dense")] == [2]
