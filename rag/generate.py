@@ -64,7 +64,7 @@ class Generator:
 
     def first_token_logprob(self, text: str) -> float | None:
         """Log-probability the model gave, before any grammar, to `text`'s first token as the first token of its
-        last constrained answer; None where the backend does not record it."""
+        last answer; None where the backend does not record it."""
         return None
 
     def prime(self, messages: list[Message]) -> None:
@@ -157,12 +157,11 @@ class LlamaCppGenerator(Generator):
     def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
                grammar: str | None = None) -> Iterator[str]:
         self.warm_up()
-        processors = None
-        if grammar is not None:
-            from llama_cpp import LlamaGrammar, LogitsProcessorList
+        from llama_cpp import LlamaGrammar, LogitsProcessorList
 
+        if grammar is not None:
             grammar = LlamaGrammar.from_string(grammar, verbose=False)
-            processors = LogitsProcessorList([self._record_first_step])
+        processors = LogitsProcessorList([self._record_first_step])
         with self.lock:
             self._first_logprobs = None
             chunks = self._llm.create_chat_completion(
