@@ -48,6 +48,9 @@ class Generator:
         self.settings = settings
         self.lock = threading.Lock()
         self.model_id = settings.generator
+        # What the last call on this thread measured (prompt tokens, first-step logprobs): read after the stream ends,
+        # when another thread may already hold the model, so it must not be shared state.
+        self._last = threading.local()
 
     def warm_up(self) -> None:
         raise NotImplementedError
@@ -79,7 +82,7 @@ class Generator:
             stats.pieces.append(piece)
             yield piece
         stats.seconds = time.perf_counter() - start
-        stats.prompt_tokens = getattr(self, "_last_prompt_tokens", 0)
+        stats.prompt_tokens = getattr(self._last, "prompt_tokens", 0)
 
     def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
                  grammar: str | None = None) -> Generation:
@@ -109,7 +112,6 @@ class LlamaCppGenerator(Generator):
     def __init__(self, settings: Settings):
         super().__init__(settings)
         self._llm = None
-        self._first_logprobs = None
 
     def warm_up(self) -> None:
         if self._llm is not None:
@@ -137,17 +139,18 @@ class LlamaCppGenerator(Generator):
             pass
 
     def first_token_logprob(self, text: str) -> float | None:
-        if self._first_logprobs is None or not text:
+        logprobs = getattr(self._last, "first_logprobs", None)
+        if logprobs is None or not text:
             return None
         tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-        return float(self._first_logprobs[tokens[0]]) if tokens else None
+        return float(logprobs[tokens[0]]) if tokens else None
 
     def _record_first_step(self, input_ids, logits):
         """Logits processor: keeps the unconstrained first-token distribution (the grammar applies after it)."""
-        if self._first_logprobs is None:
+        if self._last.first_logprobs is None:
             x = np.asarray(logits, dtype=np.float64)
             top = x.max()
-            self._first_logprobs = (x - top - np.log(np.exp(x - top).sum())).astype(np.float32)
+            self._last.first_logprobs = (x - top - np.log(np.exp(x - top).sum())).astype(np.float32)
         return logits
 
     def count_tokens(self, text: str) -> int:
@@ -163,7 +166,7 @@ class LlamaCppGenerator(Generator):
             grammar = LlamaGrammar.from_string(grammar, verbose=False)
         processors = LogitsProcessorList([self._record_first_step])
         with self.lock:
-            self._first_logprobs = None
+            self._last.first_logprobs = None
             chunks = self._llm.create_chat_completion(
                 messages=messages,
                 max_tokens=max_tokens,
@@ -174,7 +177,7 @@ class LlamaCppGenerator(Generator):
                 grammar=grammar,
                 logits_processor=processors,
             )
-            self._last_prompt_tokens = 0
+            self._last.prompt_tokens = 0
             try:
                 for chunk in chunks:
                     delta = chunk["choices"][0].get("delta", {}).get("content")
@@ -182,7 +185,7 @@ class LlamaCppGenerator(Generator):
                         yield delta
             finally:
                 chunks.close()
-                self._last_prompt_tokens = int(self._llm.n_tokens)
+                self._last.prompt_tokens = int(self._llm.n_tokens)
 
 
 def _prefix_cache(capacity_bytes: int):
@@ -281,7 +284,7 @@ class TransformersGenerator(Generator):
             inputs = self._tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
-            self._last_prompt_tokens = int(inputs["input_ids"].shape[1])
+            self._last.prompt_tokens = int(inputs["input_ids"].shape[1])
             streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
             kwargs = dict(
                 **inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
