@@ -8,7 +8,7 @@ from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
 from rag.schema import Citation, Passage
-from rag.textnorm import content_words, fold
+from rag.textnorm import STOPWORDS, content_words, fold
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ABSTAIN = re.compile(
@@ -90,13 +90,32 @@ def _unit_mismatch(answer: str, asked: str) -> bool:
     return bool(units) and not any(_same_word(u, w) for u in units for w in counted_words)
 
 
+# Questions whose answer is a name: "comment s'appellent…" (fold drops the "s'"), "what is the name of…".
+_ASKS_NAME = re.compile(
+    r"\b(?:comment\s+(?:s\s+)?appell?\w*|(?:quel|quelle|quels|quelles) (?:est|sont) (?:le|les) noms?|"
+    r"(?:quelles?|quels?) (?:entreprises?|societes?|compagnies?)|(?:what|which) (?:is|are|was|were) the names?|"
+    r"which (?:\w+ ){0,2}(?:company|companies|firms?)|what (?:is|are|was|were)\b.*\b(?:called|named))\b"
+)
+
+
+def names_something(claim: str) -> bool:
+    """Whether the answer holds a proper name: a capitalised word after the first, an acronym, or a short answer
+    that opens with a capitalised content word ("Gazprom")."""
+    tokens = re.findall(r"\w[\w'-]*", claim)
+    if any(t[:1].isupper() for t in tokens[1:]) or any(len(t) > 1 and t.isupper() for t in tokens):
+        return True
+    return 0 < len(tokens) <= 3 and tokens[0][:1].isupper() and fold(tokens[0]) not in STOPWORDS
+
+
 def fits_question_type(claim: str, question: str) -> bool:
     """A 'how many' question needs a quantity in the answer (in the unit it counts), 'how long' a duration, a
-    'when' question a date or time expression."""
+    'when' question a date or time expression, 'what is the name' a name."""
     asked = fold(question)
     folded_claim = fold(claim)
     answer_words = set(re.findall(r"\w+", folded_claim))
     has_number = bool(re.search(r"\d", claim))
+    if _ASKS_NAME.search(asked) and not names_something(claim):
+        return False
     if _ASKS_DURATION.search(asked):
         return bool(answer_words & _DURATION_UNITS)
     if _unit_mismatch(folded_claim, asked):
@@ -276,11 +295,14 @@ def extractive_answer(passage: Passage, source_text: dict[str, str]) -> Verdict:
 _YES_NO = {"oui", "non", "yes", "no"}
 
 
+def is_yes_no(claim: str) -> bool:
+    return fold(claim).strip().rstrip(".!") in _YES_NO
+
+
 def _yes_no_verdict(claim: str, question: str, passages: list[Passage], cited: list[int],
                     source_text: dict[str, str]) -> Verdict:
-    """A yes/no answer cites the sentence of the cited passage that best matches the question."""
-    pool = [p for p in passages if p.n in cited] or passages
-    sentences = attribute(question, question, pool, [])[:1]
+    """A yes/no answer cites the sentence that best matches the question (which of yes/no: rag.polarity)."""
+    sentences = attribute(question, question, passages, cited)[:1]  # the model's marker only breaks ties
     if not sentences or not relevant_to(sentences[0].text, question):
         return Verdict("", abstained=True, reason="no passage supports the answer")
     return Verdict(f"{claim} [{sentences[0].passage.n}].", to_citations(sentences, source_text))
@@ -291,7 +313,7 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
     if not claim or is_abstention(claim):
         return Verdict("", abstained=True, reason="the model found no answer in the passages")
-    if fold(claim).rstrip(".!") in _YES_NO:
+    if is_yes_no(claim):
         return _yes_no_verdict(claim.rstrip(".!"), question, passages, cited, source_text)
     if not adds_content(claim, question):
         return Verdict("", abstained=True, reason="the answer only repeats the question")

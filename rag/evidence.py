@@ -6,6 +6,8 @@ passage with its exact document span and the chunk it came from.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +31,13 @@ class _Candidate:
 
 class EvidenceSelector:
     def __init__(self, embedder: Embedder, bm25: BM25Index, max_sentences: int = 4, dense_weight: float = 0.5,
-                 rank_weight: float = 0.1, min_words: int = 4):
+                 rank_weight: float = 0.1, min_words: int = 4, cache_size: int = 20_000):
         self.embedder = embedder
+        # Sentence vectors by text: the same chunks come back for related questions, and embedding their ~40
+        # sentences was most of the retrieval time (20k vectors of 384 floats: 30 MB).
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
         self.bm25 = bm25
         self.max_sentences = max_sentences
         self.dense_weight = dense_weight
@@ -63,6 +70,27 @@ class EvidenceSelector:
             scores.append(sum(self.bm25.idf(t) for t in present) / total)
         return np.asarray(scores)
 
+    def sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of `texts`, computed once per distinct sentence (least recently used ones dropped)."""
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.embedder.embed(missing)
+            with self._cache_lock:
+                self._vectors.update(zip(missing, fresh))
+                while len(self._vectors) > self._cache_size:
+                    self._vectors.popitem(last=False)
+        with self._cache_lock:
+            rows = [self._vectors.get(text) for text in texts]
+            for text in texts:
+                if text in self._vectors:
+                    self._vectors.move_to_end(text)
+        evicted = [i for i, row in enumerate(rows) if row is None]  # by a concurrent request in between
+        if evicted:
+            for i, vector in zip(evicted, self.embedder.embed([texts[i] for i in evicted])):
+                rows[i] = vector
+        return np.stack(rows)
+
     def run(self, question: str | list[str], hits: list[RetrievedChunk], limit: int | None = None) -> list[Passage]:
         """Best sentences for the question; with several phrasings (a question and its translation) each sentence
         keeps its best score."""
@@ -71,8 +99,8 @@ class EvidenceSelector:
             return []
         queries = [question] if isinstance(question, str) else list(question)
         lexical = np.max([self.lexical_scores(q, candidates) for q in queries], axis=0)
-        vectors = self.embedder.embed(queries + [c.text for c in candidates])
-        dense = np.max(vectors[len(queries):] @ vectors[: len(queries)].T, axis=1)
+        query_vectors = self.embedder.embed(queries)
+        dense = np.max(self.sentence_vectors([c.text for c in candidates]) @ query_vectors.T, axis=1)
         prior = np.asarray([1.0 / (c.chunk_rank + 1) for c in candidates])
         # A title line or a fragment of a few words carries little evidence but often shares the question's names.
         short = np.asarray([len(c.text.split()) < self.min_words for c in candidates], dtype=float)

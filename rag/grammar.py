@@ -26,9 +26,14 @@ _WH = re.compile(
 
 def is_yes_no_question(question: str) -> bool:
     folded = fold(question).strip()
-    if _WH.match(_LEADING_PREPOSITIONS.sub("", folded)):
-        return False
-    return bool(_YES_NO_FR.search(folded) or _YES_NO_EN.search(folded))
+    if _WH.match(_LEADING_PREPOSITIONS.sub("", folded)) or re.match(r"qu['’]est-ce", question.strip().lower()):
+        return False  # fold() drops the elided "qu'" of "qu'est-ce que"
+    if _YES_NO_EN.search(folded):
+        return True
+    inverted = _YES_NO_FR.search(folded)
+    # "Le long de quoi le cessez-le-feu serait-il…", "Hormis X, quel sujet ont-ils…": a question word before the
+    # inverted verb makes it a wh-question; after it, it is a relative ("l'appel que CNN disait").
+    return bool(inverted) and not _WH.search(folded[:inverted.start()])
 
 
 def _literal(text: str) -> str:

@@ -8,20 +8,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstention, parse_markers, verify
+from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstention, is_yes_no, parse_markers, verify
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
 from rag.grammar import is_yes_no_question, span_grammar
 from rag.lang import detect_language
+from rag.polarity import judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
 from rag.retrieve import HybridRetriever, RetrievedChunk
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
+from rag.textnorm import fold
 
 
 class QuestionError(ValueError):
@@ -67,7 +71,9 @@ class RagPipeline:
                 )
                 self.store = store
                 self.retriever = HybridRetriever(
-                    store, self.embedder, self.settings.candidates, self.settings.rrf_k, dense_weight=self.settings.rrf_dense_weight
+                    store, self.embedder, self.settings.candidates, self.settings.rrf_k,
+                    dense_weight=self.settings.rrf_dense_weight, fusion=self.settings.fusion,
+                    char_weight=self.settings.char_ngram_weight, char_size=self.settings.char_ngram_size,
                 )
                 self.retriever.warm_up()
                 self.selector = EvidenceSelector(self.embedder, self.retriever.bm25)
@@ -164,17 +170,22 @@ class RagPipeline:
                     yield Event("token", piece)
                 raw = "".join(pieces)
         source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
-        confidence = self._confidence(raw, answer_language)
-        verdict = verify(raw, asked, passages, source_text)
+        yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
+        confidence = self._confidence(raw, answer_language, yes_no_question)
+        verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages, source_text)
         if not verdict.abstained and confidence is not None and confidence < self.settings.min_answer_confidence:
             verdict = Verdict("", abstained=True, reason=f"the model was unsure of its answer (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
             verdict = Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
+        if not verdict.abstained and verdict.citations and is_yes_no(parse_markers(verdict.answer)[0]):
+            verdict = self._rejudge_yes_no(asked, verdict, answer_language)
         if verdict.abstained and raw and not is_abstention(raw) and passages and confidence is None \
                 and self._fallback_allowed(queries, passages[0]):
             verdict = extractive_answer(passages[0], source_text)
         text = style_for(language).unknown if verdict.abstained else verdict.answer
-        if pivot and not verdict.abstained:
+        if pivot and not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0]):
+            text = translate_yes_no(verdict.answer, answer_language, language)
+        elif pivot and not verdict.abstained:
             claim, _ = parse_markers(verdict.answer)
             english = translate_answer(self.generator, claim)
             if english:
@@ -200,16 +211,38 @@ class RagPipeline:
         )
         yield Event("done", answer)
 
-    def _confidence(self, raw: str, language: str) -> float | None:
-        """P(answer's first token) / (that + P("don't know"'s first token)), from the unconstrained first step."""
-        unknown = style_for(language).unknown_short
+    def _confidence(self, raw: str, language: str, yes_no_question: bool = False) -> float | None:
+        """P(answer's first token) / (that + P("don't know"'s first token)), from the unconstrained first step.
+        For a yes/no question the answer's side is P(yes) + P(no): which of the two is judged apart (rag.polarity)."""
+        style = style_for(language)
         if not raw or is_abstention(raw):
             return None
-        answer_lp = self.generator.first_token_logprob(raw)
-        unknown_lp = self.generator.first_token_logprob(unknown)
-        if answer_lp is None or unknown_lp is None:
+        answers = [raw]
+        if yes_no_question:
+            answers = list(style.yes_no) + ([] if is_yes_no(parse_markers(raw)[0]) else [raw])
+        logprobs = [self.generator.first_token_logprob(text) for text in answers]
+        unknown_lp = self.generator.first_token_logprob(style.unknown_short)
+        if None in logprobs or unknown_lp is None:
             return None
+        answer_lp = float(np.logaddexp.reduce(logprobs))
         return round(1.0 / (1.0 + math.exp(unknown_lp - answer_lp)), 4)
+
+    @staticmethod
+    def _as_yes_no(raw: str, language: str) -> str:
+        """A yes/no question answered with something else ("Moscou [1]") becomes a yes/no answer citing the same
+        passages: which of yes/no is then judged on the cited sentence."""
+        claim, cited = parse_markers(raw)
+        if not claim or is_abstention(raw) or is_yes_no(claim):
+            return raw
+        return f"{style_for(language).yes_no[0]} " + "".join(f"[{n}]" for n in cited)
+
+    def _rejudge_yes_no(self, question: str, verdict: Verdict, language: str) -> Verdict:
+        """The yes/no answer as the model reads it from the cited sentence alone (see rag.polarity)."""
+        claim, _ = parse_markers(verdict.answer)
+        judged = judge_yes_no(self.generator, question, verdict.citations[0].quote, language)
+        if not judged or fold(judged) == fold(claim.rstrip(".!")):
+            return verdict
+        return Verdict(verdict.answer.replace(claim.rstrip(".!"), judged, 1), verdict.citations, reason=verdict.reason)
 
     def _grammar(self, question: str, passages: list[Passage], language: str) -> str | None:
         if self.settings.decoding != "extractive" or not self.generator.supports_grammar:

@@ -63,3 +63,14 @@ def truncate(stem: str, prefix: int | None = TERM_PREFIX) -> str:
 def terms(text: str, language: str = "french", prefix: int | None = TERM_PREFIX) -> list[str]:
     """BM25 index terms: stems cut to `prefix` characters (None or 0 keeps whole stems)."""
     return [truncate(s, prefix) for s in stems(text, language)]
+
+
+def char_ngrams(text: str, n: int = 4) -> list[str]:
+    """Character n-grams of each content word, padded with '#' at both ends ('ukraine' -> '#ukr', 'ukra', …,
+    'ine#'): they match across inflection, derivation and spelling variants that stems miss. Short words stay
+    whole ('#fc#')."""
+    grams = []
+    for word in content_words(text):
+        padded = f"#{word}#"
+        grams += [padded[i : i + n] for i in range(max(1, len(padded) - n + 1))]
+    return grams

@@ -1,4 +1,6 @@
-from rag.cite import key_terms, parse_markers, ungrounded_terms, verify
+import pytest
+
+from rag.cite import fits_question_type, key_terms, parse_markers, ungrounded_terms, verify
 from rag.schema import Passage
 
 TEXT = (
@@ -86,3 +88,15 @@ def test_quantity_and_duration_answers_must_fit_what_is_asked():
     assert not fits_question_type("1,300 km", "How long did the call last?")
     assert fits_question_type("1,300 km", "How long would the demilitarised zone be?")
     assert fits_question_type("24 heures", "Within how many hours did Trump pledge to end the fighting?")
+
+
+@pytest.mark.parametrize("claim, question, expected", [
+    ("Les unités de production dans deux centrales nucléaires", "Comment s'appellent les deux centrales ?", False),
+    ("Électricité dans deux centrales chinoises", "Which Chinese companies are taking part in the project?", False),
+    ("Power of Siberia 2", "What is the name of the pipeline project?", True),
+    ("Gazprom", "Quelles entreprises participent au projet ?", True),
+    ("le conseiller", "Quel est le nom du conseiller ?", False),
+    ("le conseiller", "Qui a parlé ?", True),  # not a name question
+])
+def test_name_questions_need_a_name(claim, question, expected):
+    assert fits_question_type(claim, question) is expected

@@ -72,6 +72,11 @@ def test_grammar_parses_and_constrains_llama_cpp_output():
     ("Quel jour ont-ils parlé ?", False),
     ("Who is Putin's adviser?", False),
     ("Combien de temps a duré l'échange ?", False),
+    ("Le long de quoi la ligne serait-elle tracée ?", False),
+    ("Malgré quoi les échanges continuent-ils de croître ?", False),
+    ("Hormis la guerre, quel sujet ont-ils abordé ?", False),
+    ("Dans le cadre de quelle organisation les flux doivent-ils augmenter ?", False),
+    ("Qu'est-ce que la tour ?", False),
 ])
 def test_yes_no_questions(question, expected):
     assert is_yes_no_question(question) is expected

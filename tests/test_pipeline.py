@@ -58,3 +58,12 @@ def test_retrieval_modes_find_the_pipeline_sentence(pipeline):
 def test_bad_questions_are_refused(pipeline, question, k):
     with pytest.raises(QuestionError):
         pipeline.ask(question, k)
+
+
+def test_yes_no_question_is_judged_on_its_sentence(pipeline, seed_text):
+    answer = pipeline.ask("La Maison Blanche a-t-elle contacté Moscou pour préparer un appel entre les deux présidents ?")
+    assert answer.answer.startswith("Non [")
+    assert any("aucun contact" in c.quote for c in answer.citations)
+    _check_quotes(answer, seed_text)
+    english = pipeline.ask("Has the White House contacted Moscow to set up a call between the two presidents?")
+    assert english.answer.startswith("No [")

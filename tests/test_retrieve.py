@@ -1,12 +1,14 @@
-"""Retrieval: BM25 terms (truncated French stems), weighted RRF, and HybridRetriever over a fake store/embedder."""
+"""Retrieval: BM25 terms (truncated French stems), character n-grams, score fusion and weighted RRF, and
+HybridRetriever over a fake store/embedder."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from index.chunk import Chunk
 from rag.config import Settings
-from rag.retrieve import BM25Index, HybridRetriever, reciprocal_rank_fusion
-from rag.textnorm import TERM_PREFIX, stems, terms
+from rag.retrieve import BM25Index, CharNgramIndex, HybridRetriever, reciprocal_rank_fusion, score_fusion
+from rag.textnorm import TERM_PREFIX, char_ngrams, stems, terms
 
 
 def _chunk(n: int, text: str) -> Chunk:
@@ -60,7 +62,7 @@ def test_default_settings_fit_the_embedder_window():
     s = Settings(_env_file=None)
     assert s.chunk_tokens + 2 <= 256  # all-MiniLM-L6-v2 reads 256 word-pieces, [CLS] and [SEP] included
     assert s.chunk_overlap_tokens < s.chunk_tokens
-    assert (s.rrf_k, s.rrf_dense_weight) == (2, 0.2)
+    assert (s.fusion, s.rrf_k, s.rrf_dense_weight, s.char_ngram_weight, s.char_ngram_size) == ("scores", 2, 0.2, 0.5, 4)
 
 
 class _FakeStore:
@@ -94,8 +96,47 @@ def test_hybrid_run_keeps_lexical_top_and_adds_dense_recall():
     vectors = np.eye(3, dtype=np.float32)
     store = _FakeStore(texts, vectors)
     retriever = HybridRetriever(store, _FakeEmbedder(vectors[2]), candidates=3)
-    assert (retriever.rrf_k, retriever.dense_weight) == (2, 0.2)
+    assert (retriever.rrf_k, retriever.dense_weight, retriever.fusion) == (2, 0.2, "scores")
     hits = retriever.run("Quel traité fonde la colonie du Cap ?", 3)
     assert [h.id for h in hits][:2] == [0, 2]  # BM25's best first, the dense-only match next
     assert hits[0].bm25 and hits[1].bm25 is None and hits[1].dense == 1.0
     assert [h.id for h in retriever.run("Quel traité ?", 1, mode="dense")] == [2]
+
+
+def test_char_ngrams_pad_words_and_skip_stop_words():
+    assert char_ngrams("L'Ukraine et le FC") == ["#ukr", "ukra", "krai", "rain", "aine", "ine#", "#fc#"]
+    assert char_ngrams("Quelle est la ?") == []
+
+
+def test_char_ngram_index_matches_where_stems_differ():
+    rows = [(0, _chunk(0, "Le barrage hydroélectrique est achevé.")), (1, _chunk(1, "Le roi signe un traité de paix."))]
+    words, grams = BM25Index(), CharNgramIndex()
+    words.build(rows)
+    grams.build(rows)
+    assert words.search("production électrique", 2) == []  # 'elect' is not 'hydro'
+    assert grams.search("production électrique", 2)[0][0] == 0  # shares 'elec', 'lect', … 'que#'
+
+
+def test_score_fusion_keeps_a_clear_lead_and_floors_cut_rankings():
+    bm25 = [(1, 10.0), (2, 9.0)]  # relative: divided by the best score; fewer than depth, so unlisted items get 0
+    dense = [(2, 0.5), (3, 0.4), (4, 0.3)]  # cosines as they are; cut at depth 3, so unlisted items get 0.3
+    fused = score_fusion([bm25, dense], [1.0, 0.2], [True, False], depth=3)
+    assert fused[1] == pytest.approx(1.0 + 0.2 * 0.3)
+    assert fused[2] == pytest.approx(0.9 + 0.2 * 0.5)
+    assert fused[3] == pytest.approx(0.2 * 0.4)
+    assert max(fused, key=fused.get) == 1
+    assert score_fusion([[], dense], [1.0, 0.2], [True, False], depth=5) == pytest.approx({2: 0.1, 3: 0.08, 4: 0.06})
+
+
+def test_hybrid_char_channel_only_for_queries_in_the_index_language():
+    texts = ["Les insurgés prennent la ville.", "Le roi signe un traité de paix."]
+    vectors = np.eye(2, dtype=np.float32)
+    retriever = HybridRetriever(_FakeStore(texts, vectors), _FakeEmbedder(vectors[1]), candidates=2)
+    calls = []
+    search = retriever.char.search
+    retriever.char.search = lambda q, k: calls.append(q) or search(q, k)
+    retriever.run(["Who were the insurgents?", "Qui sont les insurgés ?"], 2)
+    assert calls == ["Qui sont les insurgés ?"]
+    assert HybridRetriever(_FakeStore(texts, vectors), _FakeEmbedder(vectors[1]), char_weight=0).char is None
+    rrf = HybridRetriever(_FakeStore(texts, vectors), _FakeEmbedder(vectors[1]), candidates=2, fusion="rrf")
+    assert rrf.run("Qui sont les insurgés ?", 1)[0].id == 0
