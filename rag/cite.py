@@ -152,6 +152,21 @@ def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
 
 
+# Spelled numbers and ordinals, so that "2ème mandat" is grounded by "second mandat" ("un"/"une"/"one" are left out:
+# as articles and pronouns they would ground a 1 anywhere).
+_SPELLED_NUMBERS = {
+    word: str(n)
+    for n, words in enumerate([
+        "", "premier premiere first", "deux deuxieme second seconde two", "trois troisieme three third",
+        "quatre quatrieme four fourth", "cinq cinquieme five fifth", "six sixieme sixth", "sept septieme seven seventh",
+        "huit huitieme eight eighth", "neuf neuvieme nine ninth", "dix dixieme ten tenth", "onze eleven",
+        "douze twelve", "treize thirteen", "quatorze fourteen", "quinze fifteen", "seize sixteen", "dix-sept",
+        "dix-huit", "dix-neuf", "vingt twenty",
+    ])
+    for word in words.split()
+}
+
+
 def _number_key(token: str) -> str:
     return re.sub(r"[ \u00a0\u202f.,]", "", token)
 
@@ -183,6 +198,7 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     """Key terms of the answer found neither in the evidence nor in the question (which the user supplied)."""
     numbers, names = key_terms(answer)
     evidence_numbers = {_number_key(n) for n in _NUMBER.findall(evidence)}
+    evidence_numbers |= {_SPELLED_NUMBERS[w] for w in re.findall(r"\w+", fold(evidence)) if w in _SPELLED_NUMBERS}
     question_numbers = {_number_key(n) for n in _NUMBER.findall(question)}
     evidence_words = set(re.findall(r"\w+", fold(evidence))) | set(re.findall(r"\w+", fold(question)))
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
@@ -206,9 +222,17 @@ _GENERIC_QUESTION_WORDS = set(
 )
 
 
+# Units and measures say what is asked, not what it is about: "combien de kilomètres de long" shares them with any
+# length in the document, so they do not make a sentence relevant.
+_MEASURE_WORDS = (_UNITS - set("personne personnes soldat soldats habitant habitants people soldiers troops inhabitants".split())) | set(
+    "longueur hauteur largeur distance duree prix cout montant length height width distance duration price cost amount".split()
+)
+
+
 def relevant_to(sentence: str, question: str) -> bool:
-    """The sentence shares at least one content word with the question (the answer alone is not enough)."""
-    asked = [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS]
+    """The sentence shares at least one content word with the question (the answer alone is not enough), units and
+    measure words aside."""
+    asked = [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS and w not in _MEASURE_WORDS]
     if not asked:
         return True
     sentence_words = content_words(sentence)
@@ -253,9 +277,9 @@ def attribute(claim: str, question: str, passages: list[Passage], cited: list[in
         bonus = 0.25 if p.n in cited else 0.0
         for s in passage_sentences(p):
             overlap = _overlap_score(claim_words, s.text)
-            if overlap <= 0:
-                continue
             covered = n_keys - len(ungrounded_terms(claim, s.text, ""))
+            if overlap <= 0 and covered <= 0:  # a spelled number ("second" for "2ème") counts as a match
+                continue
             scored.append((covered, overlap + bonus, s))
     if not scored:
         return []

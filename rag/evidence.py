@@ -14,6 +14,7 @@ import numpy as np
 
 from index.embed import Embedder
 from index.sentences import sentence_spans
+from rag.cite import fits_question_type
 from rag.retrieve import BM25Index, RetrievedChunk
 from rag.schema import Passage
 from rag.textnorm import stems
@@ -31,7 +32,7 @@ class _Candidate:
 
 class EvidenceSelector:
     def __init__(self, embedder: Embedder, bm25: BM25Index, max_sentences: int = 4, dense_weight: float = 0.5,
-                 rank_weight: float = 0.1, min_words: int = 4, cache_size: int = 20_000):
+                 rank_weight: float = 0.3, min_words: int = 4, cache_size: int = 20_000, type_weight: float = 0.2):
         self.embedder = embedder
         # Sentence vectors by text: the same chunks come back for related questions, and embedding their ~40
         # sentences was most of the retrieval time (20k vectors of 384 floats: 30 MB).
@@ -43,6 +44,7 @@ class EvidenceSelector:
         self.dense_weight = dense_weight
         self.rank_weight = rank_weight
         self.min_words = min_words
+        self.type_weight = type_weight
 
     def candidates(self, hits: list[RetrievedChunk]) -> list[_Candidate]:
         seen: set[tuple[str, int]] = set()
@@ -105,6 +107,11 @@ class EvidenceSelector:
         # A title line or a fragment of a few words carries little evidence but often shares the question's names.
         short = np.asarray([len(c.text.split()) < self.min_words for c in candidates], dtype=float)
         score = lexical + self.dense_weight * dense + self.rank_weight * prior - 0.3 * short
+        # A sentence that could answer the question's type (a date for "quel jour", a duration for "combien de
+        # temps") gets a bonus. PIAF (1537 q), gold answer among the 3 sentences: 0.701 without the bonus, 0.709
+        # with it, 0.725 with the chunk-rank prior raised from 0.1 to 0.3 (0.5: 0.735 but seed 0.968 -> 0.935).
+        typed = np.asarray([max(fits_question_type(c.text, q) for q in queries) for c in candidates], dtype=float)
+        score += self.type_weight * typed
         order = np.argsort(-score)[: limit or self.max_sentences]
         return [
             Passage(n=n, doc_id=candidates[i].doc_id, chunk_id=candidates[i].chunk_id, start=candidates[i].start,

@@ -100,3 +100,17 @@ def test_quantity_and_duration_answers_must_fit_what_is_asked():
 ])
 def test_name_questions_need_a_name(claim, question, expected):
     assert fits_question_type(claim, question) is expected
+
+
+def test_spelled_numbers_ground_digits():
+    assert ungrounded_terms("2ème mandat", "alors que débute le second mandat de Donald Trump", "") == []
+    assert ungrounded_terms("2 ans", "La construction a duré deux ans.", "") == []
+    assert ungrounded_terms("3 ans", "La construction a duré deux ans.", "") == ["3"]
+
+
+def test_units_alone_do_not_make_a_sentence_relevant():
+    from rag.cite import relevant_to
+
+    zone = "Une zone démilitarisée de 1 300 kilomètres de long patrouillée par des troupes européennes."
+    assert not relevant_to(zone, "Combien de kilomètres de long mesure le gazoduc ?")
+    assert relevant_to(zone, "Combien de kilomètres de long ferait la zone ?")

@@ -1,5 +1,6 @@
 """Sentence-level evidence selection with the real embedder: the best sentence first, its span exact, vectors cached."""
 import numpy as np
+import pytest
 
 from index.chunk import Chunk
 from rag.evidence import EvidenceSelector
@@ -31,3 +32,16 @@ def test_sentence_vectors_are_cached_and_equal_fresh_ones(embedder):
     assert len(selector._vectors) == 2
     selector.sentence_vectors(["Une troisième phrase."])
     assert list(selector._vectors) == ["La tour mesure 330 mètres.", "Une troisième phrase."]  # least recent out
+
+
+def test_sentence_of_the_asked_type_wins_a_near_tie(embedder):
+    text = "Poutine a parlé avec Trump de l'Ukraine. Poutine a salué le 20 janvier les propos de Trump."
+    chunk = Chunk("c2", "d.txt", 0, len(text), text)
+    bm25 = BM25Index()
+    bm25.build([(0, chunk)])
+    hits = [RetrievedChunk(0, chunk, 1.0)]
+    question = "Quel jour Poutine a-t-il accueilli les propos de Trump ?"
+    typed = EvidenceSelector(embedder, bm25).run(question, hits, limit=2)
+    untyped = EvidenceSelector(embedder, bm25, type_weight=0.0).run(question, hits, limit=2)
+    assert "20 janvier" in typed[0].text
+    assert typed[0].score - untyped[[p.text for p in untyped].index(typed[0].text)].score == pytest.approx(0.2, abs=1e-3)
