@@ -10,8 +10,6 @@ _SYSTEM = "Translate the user's question into French. Output only the French que
 _EXAMPLES = (
     ("When was the tower completed?", "Quand la tour a-t-elle été achevée ?"),
     ("Who signed the agreement with Moscow?", "Qui a signé l'accord avec Moscou ?"),
-    ("How long did the meeting between the two ministers last?", "Combien de temps a duré la réunion entre les deux ministres ?"),
-    ("Did the company pay the fine?", "L'entreprise a-t-elle payé l'amende ?"),
 )
 
 

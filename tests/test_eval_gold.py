@@ -126,3 +126,11 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     assert _run_cli("--fail-metric", "hit@5") == 2  # needs --compare
     assert _run_cli("--sample", "0") == 2
     capsys.readouterr()
+
+
+def test_yes_no_dev_set_loads_with_verbatim_evidence_and_both_answers():
+    items = resolve(load_gold(ROOT / "eval" / "gold" / "yes_no_dev.jsonl"), load_docs(ROOT / "seeds"))
+    text = ARTICLE.read_text(encoding="utf-8")
+    assert all(item.gold_spans and all(e in text for e in item.evidence) for item in items)
+    answers = Counter(item.answers[0] for item in items)
+    assert answers["oui"] + answers["yes"] >= 4 and answers["non"] + answers["no"] >= 4
