@@ -61,12 +61,14 @@ _DURATION_UNITS = set(
     "siecle siecles decennie decennies second seconds hour hours day days night nights week weeks month months "
     "year years century centuries decade decades longtemps".split()
 )
-# Words that name what a number counts or measures: an answer "1 300 kilometres" to "combien de soldats" is wrong.
-_UNITS = _DURATION_UNITS | set(
+_MEASURE_UNITS = _DURATION_UNITS | set(
     "kilometre kilometres km metre metres centimetre centimetres kilo kilos kilogramme kilogrammes tonne tonnes "
-    "litre litres euro euros dollar dollars yuan yuans rouble roubles habitant habitants personne personnes soldat "
-    "soldats kilometer kilometers meter meters mile miles ton tons people soldiers troops inhabitants".split()
+    "litre litres euro euros dollar dollars yuan yuans rouble roubles kilometer kilometers meter meters mile miles "
+    "ton tons".split()
 )
+_COUNTED_NOUNS = set("habitant habitants personne personnes soldat soldats people soldiers troops inhabitants".split())
+# Words that name what a number counts or measures: an answer "1 300 kilometres" to "combien de soldats" is wrong.
+_UNITS = _MEASURE_UNITS | _COUNTED_NOUNS
 # The pivot checks a French answer against the English question: compare units in one language.
 _UNIT_EN_FR = {
     "second": "seconde", "seconds": "secondes", "hour": "heure", "hours": "heures", "day": "jour", "days": "jours",
@@ -197,10 +199,11 @@ def _similar(word: str, candidates: set[str]) -> bool:
 def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     """Key terms of the answer found neither in the evidence nor in the question (which the user supplied)."""
     numbers, names = key_terms(answer)
+    folded_evidence = set(re.findall(r"\w+", fold(evidence)))
     evidence_numbers = {_number_key(n) for n in _NUMBER.findall(evidence)}
-    evidence_numbers |= {_SPELLED_NUMBERS[w] for w in re.findall(r"\w+", fold(evidence)) if w in _SPELLED_NUMBERS}
+    evidence_numbers |= {_SPELLED_NUMBERS[w] for w in folded_evidence if w in _SPELLED_NUMBERS}
     question_numbers = {_number_key(n) for n in _NUMBER.findall(question)}
-    evidence_words = set(re.findall(r"\w+", fold(evidence))) | set(re.findall(r"\w+", fold(question)))
+    evidence_words = folded_evidence | set(re.findall(r"\w+", fold(question)))
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
     missing += [w for w in names if not _similar(w, evidence_words)]
     return missing
@@ -224,7 +227,7 @@ _GENERIC_QUESTION_WORDS = set(
 
 # Units and measures say what is asked, not what it is about: "combien de kilomètres de long" shares them with any
 # length in the document, so they do not make a sentence relevant.
-_MEASURE_WORDS = (_UNITS - set("personne personnes soldat soldats habitant habitants people soldiers troops inhabitants".split())) | set(
+_MEASURE_WORDS = _MEASURE_UNITS | set(
     "longueur hauteur largeur distance duree prix cout montant length height width distance duration price cost amount".split()
 )
 

@@ -74,24 +74,19 @@ class EvidenceSelector:
 
     def sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """Embeddings of `texts`, computed once per distinct sentence (least recently used ones dropped)."""
+        recency = list(dict.fromkeys(reversed(texts)))[::-1]  # each text at its last use
         with self._cache_lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            found = {t: self._vectors[t] for t in recency if t in self._vectors}
+        missing = [t for t in recency if t not in found]
         if missing:
-            fresh = self.embedder.embed(missing)
-            with self._cache_lock:
-                self._vectors.update(zip(missing, fresh))
-                while len(self._vectors) > self._cache_size:
-                    self._vectors.popitem(last=False)
+            found.update(zip(missing, self.embedder.embed(missing)))
         with self._cache_lock:
-            rows = [self._vectors.get(text) for text in texts]
-            for text in texts:
-                if text in self._vectors:
-                    self._vectors.move_to_end(text)
-        evicted = [i for i, row in enumerate(rows) if row is None]  # by a concurrent request in between
-        if evicted:
-            for i, vector in zip(evicted, self.embedder.embed([texts[i] for i in evicted])):
-                rows[i] = vector
-        return np.stack(rows)
+            for text in recency:
+                self._vectors[text] = found[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self._cache_size:
+                self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts])
 
     def run(self, question: str | list[str], hits: list[RetrievedChunk], limit: int | None = None) -> list[Passage]:
         """Best sentences for the question; with several phrasings (a question and its translation) each sentence

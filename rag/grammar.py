@@ -7,35 +7,10 @@ The grammar is linear in the passages' length: one rule per word, "this word, th
 """
 from __future__ import annotations
 
-import re
-
 from rag.schema import Passage
-from rag.textnorm import fold
 
 _TRAILING = ",;:.!?)»\"'"
 _LEADING = "(«\"'"
-_YES_NO_FR = re.compile(r"^(?:est-ce que|est-ce qu)|-t-(?:il|elle|on)\b|\b\w+-(?:il|elle|ils|elles|on)\b")
-_YES_NO_EN = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b")
-# A question word opens a wh-question ("À quelle date…", "Qui a-t-il vu ?"); later it is a relative ("l'appel que…").
-_LEADING_PREPOSITIONS = re.compile(r"^(?:(?:a|de|d|en|pour|par|dans|sur|depuis|avec|selon|in|on|at|for|from|to|by|with|since)[\s']+)+")
-_WH = re.compile(
-    r"\b(?:qui|que|quoi|qu|quel|quelle|quels|quelles|quand|ou|comment|combien|pourquoi|lequel|laquelle|"
-    r"who|what|which|when|where|how|why|whom|whose)\b"
-)
-
-
-def is_yes_no_question(question: str) -> bool:
-    folded = fold(question).strip()
-    if _WH.match(_LEADING_PREPOSITIONS.sub("", folded)) or re.match(r"qu['’]est-ce", question.strip().lower()):
-        return False  # fold() drops the elided "qu'" of "qu'est-ce que"
-    if _YES_NO_EN.search(folded):
-        return True
-    inverted = _YES_NO_FR.search(folded)
-    # "Le long de quoi le cessez-le-feu serait-il…", "Hormis X, quel sujet ont-ils…": a question word before the
-    # inverted verb makes it a wh-question; after it, it is a relative ("l'appel que CNN disait").
-    return bool(inverted) and not _WH.search(folded[:inverted.start()])
-
-
 def _literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

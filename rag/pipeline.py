@@ -18,9 +18,9 @@ from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstenti
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
-from rag.grammar import is_yes_no_question, span_grammar
+from rag.grammar import span_grammar
 from rag.lang import detect_language
-from rag.polarity import judge_yes_no, translate_yes_no
+from rag.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
 from rag.retrieve import HybridRetriever, RetrievedChunk
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
@@ -177,13 +177,14 @@ class RagPipeline:
             verdict = Verdict("", abstained=True, reason=f"the model was unsure of its answer (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
             verdict = Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
-        if not verdict.abstained and verdict.citations and is_yes_no(parse_markers(verdict.answer)[0]):
+        yes_no_answer = not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0])
+        if yes_no_answer and verdict.citations:
             verdict = self._rejudge_yes_no(asked, verdict, answer_language)
         if verdict.abstained and raw and not is_abstention(raw) and passages and confidence is None \
                 and self._fallback_allowed(queries, passages[0]):
             verdict = extractive_answer(passages[0], source_text)
         text = style_for(language).unknown if verdict.abstained else verdict.answer
-        if pivot and not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0]):
+        if pivot and yes_no_answer:
             text = translate_yes_no(verdict.answer, answer_language, language)
         elif pivot and not verdict.abstained:
             claim, _ = parse_markers(verdict.answer)

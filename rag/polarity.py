@@ -1,4 +1,4 @@
-"""Yes/no answers, judged again on the one sentence they cite.
+"""Yes/no questions: telling them from wh-questions, and judging their answer again on the one sentence it cites.
 
 Given the full prompt, the small models answer "Oui"/"Yes" to most yes/no questions, even when the passage says
 "n'avait reçu aucun contact". Asked about that one sentence alone, the model sees its polarity much better.
@@ -10,9 +10,31 @@ from __future__ import annotations
 import re
 
 from rag.generate import Generator
-from rag.textnorm import terms
+from rag.prompt import style_for
+from rag.textnorm import fold, terms
 
-_ANSWERS = {"fr": ("Oui", "Non"), "en": ("Yes", "No")}
+_YES_NO_FR = re.compile(r"^(?:est-ce que|est-ce qu)|-t-(?:il|elle|on)\b|\b\w+-(?:il|elle|ils|elles|on)\b")
+_YES_NO_EN = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b")
+# A question word opens a wh-question ("À quelle date…", "Qui a-t-il vu ?"); later it is a relative ("l'appel que…").
+_LEADING_PREPOSITIONS = re.compile(r"^(?:(?:a|de|d|en|pour|par|dans|sur|depuis|avec|selon|in|on|at|for|from|to|by|with|since)[\s']+)+")
+_WH = re.compile(
+    r"\b(?:qui|que|quoi|qu|quel|quelle|quels|quelles|quand|ou|comment|combien|pourquoi|lequel|laquelle|"
+    r"who|what|which|when|where|how|why|whom|whose)\b"
+)
+
+
+def is_yes_no_question(question: str) -> bool:
+    folded = fold(question).strip()
+    if _WH.match(_LEADING_PREPOSITIONS.sub("", folded)) or re.match(r"qu['’]est-ce", question.strip().lower()):
+        return False  # fold() drops the elided "qu'" of "qu'est-ce que"
+    if _YES_NO_EN.search(folded):
+        return True
+    inverted = _YES_NO_FR.search(folded)
+    # "Le long de quoi le cessez-le-feu serait-il…", "Hormis X, quel sujet ont-ils…": a question word before the
+    # inverted verb makes it a wh-question; after it, it is a relative ("l'appel que CNN disait").
+    return bool(inverted) and not _WH.search(folded[:inverted.start()])
+
+
 # One plain user turn: measured better than a system prompt with worked examples (which pulled towards "Oui").
 _TEMPLATES = {
     "fr": "{sentence}\n\nD'après ce texte, {question} Réponds par Oui ou par Non.",
@@ -34,8 +56,7 @@ def polarity_messages(question: str, sentence: str, language: str) -> list[dict[
 
 def judge_yes_no(generator: Generator, question: str, sentence: str, language: str) -> str | None:
     """"Oui"/"Non" (or "Yes"/"No") for `question` as `sentence` answers it; None when the model says neither."""
-    language = language if language in _ANSWERS else "en"
-    yes, no = _ANSWERS[language]
+    yes, no = style_for(language).yes_no
     if negated(closest_clause(question, sentence)) != negated(question):
         return no  # "n'avait reçu aucun contact" for "a-t-il reçu un contact ?": the model often misses the negation
     generation = generator.generate(polarity_messages(question, sentence, language), max_tokens=1)
@@ -48,8 +69,7 @@ def judge_yes_no(generator: Generator, question: str, sentence: str, language: s
 
 def translate_yes_no(answer: str, source: str, target: str) -> str:
     """"Oui [2]." → "Yes [2]." without a model call: the pivot's yes/no answers need no translation."""
-    source_pair, target_pair = _ANSWERS.get(source, _ANSWERS["en"]), _ANSWERS.get(target, _ANSWERS["en"])
-    for word, translated in zip(source_pair, target_pair):
+    for word, translated in zip(style_for(source).yes_no, style_for(target).yes_no):
         if answer.lower().startswith(word.lower()):
             return translated + answer[len(word):]
     return answer

@@ -1,7 +1,7 @@
 """Yes/no answers judged on their cited sentence: negation cue, closest clause, the real model's verdict."""
 import pytest
 
-from rag.polarity import closest_clause, judge_yes_no, negated, polarity_messages, translate_yes_no
+from rag.polarity import closest_clause, is_yes_no_question, judge_yes_no, negated, polarity_messages, translate_yes_no
 
 CONTACT = ("L'assistant présidentiel russe a également déclaré que Moscou n'avait reçu aucun contact de la Maison "
            "Blanche concernant la planification d'un appel entre les dirigeants des deux pays.")
@@ -48,3 +48,24 @@ def test_model_judges_the_sentence(pipeline):
     sentence = "MM. Poutine et Xi ont discuté du gazoduc d'Extrême-Orient, dont les travaux progressent comme prévu."
     assert judge_yes_no(generator, "Poutine et Xi ont-ils discuté du gazoduc ?", sentence, "fr") == "Oui"
     assert judge_yes_no(generator, "Les travaux du gazoduc sont-ils en retard ?", sentence, "fr") == "Non"
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("L'échange avait-il un rapport avec l'investiture ?", True),
+    ("Moscou a-t-il reçu un contact ?", True),
+    ("Est-ce que Paris est loin ?", True),
+    ("Did Moscow hear from the White House?", True),
+    ("Moscou a-t-il reçu l'appel que CNN annonçait ?", True),
+    ("À quelle date ont-ils parlé ?", False),
+    ("Qui a-t-il rencontré ?", False),
+    ("Quel jour ont-ils parlé ?", False),
+    ("Who is Putin's adviser?", False),
+    ("Combien de temps a duré l'échange ?", False),
+    ("Le long de quoi la ligne serait-elle tracée ?", False),
+    ("Malgré quoi les échanges continuent-ils de croître ?", False),
+    ("Hormis la guerre, quel sujet ont-ils abordé ?", False),
+    ("Dans le cadre de quelle organisation les flux doivent-ils augmenter ?", False),
+    ("Qu'est-ce que la tour ?", False),
+])
+def test_yes_no_questions(question, expected):
+    assert is_yes_no_question(question) is expected
