@@ -283,14 +283,14 @@ def attribute(claim: str, question: str, passages: list[Passage], cited: list[in
             covered = n_keys - len(ungrounded_terms(claim, s.text, ""))
             if overlap <= 0 and covered <= 0:  # a spelled number ("second" for "2ème") counts as a match
                 continue
-            scored.append((covered, overlap + bonus, s))
+            scored.append((covered, overlap + bonus, p.score, s))
     if not scored:
         return []
-    scored.sort(key=lambda x: (-x[0], -x[1]))
-    best = [scored[0][2]]
+    scored.sort(key=lambda x: (-x[0], -x[1], -x[2]))  # then the better passage, wherever the prompt put it
+    best = [scored[0][3]]
     missing = ungrounded_terms(claim, best[0].text, question)
     if missing:
-        for _, _, sentence in scored[1:]:
+        for *_, sentence in scored[1:]:
             if len(ungrounded_terms(claim, best[0].text + " " + sentence.text, question)) < len(missing):
                 best.append(sentence)
                 break

@@ -121,11 +121,11 @@ class LlamaCppGenerator(Generator):
         except ImportError:
             raise RuntimeError("install llama-cpp-python to enable the llama-cpp backend") from None
         path = resolve_gguf(self.settings.generator, self.settings.cache_dir)
-        self._llm = Llama(
+        self._llm = _block_aligned(Llama)(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
             n_threads=self.settings.n_threads or default_threads(),
-            n_batch=512,
+            n_batch=_BLOCK,
             seed=0,
             verbose=False,
         )
@@ -186,6 +186,44 @@ class LlamaCppGenerator(Generator):
             finally:
                 chunks.close()
                 self._last.prompt_tokens = int(self._llm.n_tokens)
+
+
+# Prompts are evaluated in blocks of positions 0-63, 64-127, ... (prefill was no slower than with 512).
+_BLOCK = 64
+
+
+def _block_aligned(llama_class):
+    """A Llama that resumes a cached prefix only at a block boundary, and evaluates the rest block by block.
+
+    llama.cpp resumes a new prompt from the longest prefix it shares with a cached state. Resuming at any position
+    splits the rest of the prompt into other batches than a fresh evaluation would, which changes rounding and now
+    and then a greedy choice: one question got another answer depending on the question asked before it (in an HTTP
+    service, another user's). With block-aligned batches a prompt's values depend only on the prompt itself."""
+
+    class BlockAlignedLlama(llama_class):
+        canonical_end = 0  # positions below this were evaluated in whole blocks
+
+        def eval(self, tokens):
+            if not self._requires_eval:  # one decoded token
+                return super().eval(tokens)
+            start = min(self.n_tokens, self.canonical_end)
+            start -= start % self.n_batch
+            if start < self.n_tokens:  # re-evaluate from the block boundary
+                tokens = self.input_ids[start : self.n_tokens].tolist() + list(tokens)
+                self.n_tokens = start
+            super().eval(tokens)
+            self.canonical_end = self.n_tokens - self.n_tokens % self.n_batch
+
+        def save_state(self):
+            state = super().save_state()
+            state.canonical_end = self.canonical_end
+            return state
+
+        def load_state(self, state):
+            super().load_state(state)
+            self.canonical_end = getattr(state, "canonical_end", 0)
+
+    return BlockAlignedLlama
 
 
 def _prefix_cache(capacity_bytes: int):

@@ -117,7 +117,10 @@ class RagPipeline:
             hits = self.retriever.run(queries, k)
             return [self._passage(n, hit) for n, hit in enumerate(hits, start=1)]
         hits = self.retriever.run(queries, max(k, self.settings.evidence_chunks))
-        return self.selector.run(queries, hits, limit=k)
+        passages = self.selector.run(queries, hits, limit=k)
+        if self.settings.evidence_order == "best_last":  # the best sentence right before the question
+            passages = [p.model_copy(update={"n": n}) for n, p in enumerate(reversed(passages), start=1)]
+        return passages
 
     @staticmethod
     def _passage(n: int, hit: RetrievedChunk) -> Passage:
@@ -180,9 +183,10 @@ class RagPipeline:
         yes_no_answer = not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0])
         if yes_no_answer and verdict.citations:
             verdict = self._rejudge_yes_no(asked, verdict, answer_language)
-        if verdict.abstained and raw and not is_abstention(raw) and passages and confidence is None \
-                and self._fallback_allowed(queries, passages[0]):
-            verdict = extractive_answer(passages[0], source_text)
+        best = max(passages, key=lambda p: p.score, default=None)
+        if verdict.abstained and raw and not is_abstention(raw) and best and confidence is None \
+                and self._fallback_allowed(queries, best):
+            verdict = extractive_answer(best, source_text)
         text = style_for(language).unknown if verdict.abstained else verdict.answer
         if pivot and yes_no_answer:
             text = translate_yes_no(verdict.answer, answer_language, language)

@@ -47,6 +47,18 @@ def test_verify_attributes_an_unmarked_answer():
     assert [c.n for c in verdict.citations] == [2] and not verdict.abstained
 
 
+def test_equal_support_goes_to_the_better_passage_wherever_it_stands():
+    # The prompt lists the best sentence last (RAG_EVIDENCE_ORDER=best_last): ties must not favour the first one.
+    text = "Le port sera prêt en 2027. Le gazoduc sera prêt en 2027."
+    cut = text.index("Le gazoduc")
+    passages = [
+        Passage(n=1, doc_id="d.txt", chunk_id="c1", start=0, end=cut - 1, text=text[: cut - 1], score=0.4),
+        Passage(n=2, doc_id="d.txt", chunk_id="c2", start=cut, end=len(text), text=text[cut:], score=0.9),
+    ]
+    verdict = verify("En 2027", "Quand le gazoduc sera-t-il prêt ?", passages, {"d.txt": text})
+    assert [c.n for c in verdict.citations] == [2] and not verdict.abstained
+
+
 def test_verify_abstains_on_invented_numbers_and_on_refusals():
     assert verify("Le prix est de 1000 euros [1].", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
     assert verify("Je ne sais pas.", "Prix ?", _passages(), {"d.txt": TEXT}).abstained
