@@ -109,6 +109,34 @@ def names_something(claim: str) -> bool:
     return 0 < len(tokens) <= 3 and tokens[0][:1].isupper() and fold(tokens[0]) not in STOPWORDS
 
 
+# "Quel gazoduc…", "quelle est la fonction…", "which pipeline…": the noun the answer must be. Only nouns that can be
+# answered by a bare number ("quelle année", "quel score") accept one.
+_ASKS_WHICH = re.compile(
+    r"\b(?:quel|quelle|quels|quelles)\s+(?:(?:est|sont|etait|etaient|fut|sera)\s+(?:(?:le|la|les)\s+)?)?(\w+)|"
+    r"\bwhich\s+(\w+)|\bwhat\s+(?:is|are|was|were)\s+the\s+(\w+)"
+)
+_NUMERIC_NOUNS = set(
+    "annee annees an ans date dates jour jours mois siecle siecles heure heures age nombre nombres montant montants "
+    "prix cout couts taille hauteur longueur largeur superficie surface population score resultat resultats classement "
+    "rang place position pourcentage part taux chiffre chiffres valeur budget duree distance poids vitesse temperature "
+    "capacite numero effectif effectifs total somme salaire record altitude profondeur volume niveau periode epoque "
+    "decennie moment saison edition quantite proportion frequence mesure note force evolution croissance hausse baisse "
+    "augmentation diminution variation ecart difference "
+    "year years date day days month months century time age number amount price cost size height length width area "
+    "population score result ranking rank place position percentage share rate figure value budget duration distance "
+    "weight speed temperature capacity total sum salary record altitude depth volume level period decade season "
+    "edition quantity proportion".split()
+)
+_BARE_NUMBER = re.compile(r"[\d\s.,%\u00a0\u202f]*\d[\d\s.,%\u00a0\u202f]*")
+
+
+def _number_for_a_thing(claim: str, asked: str) -> bool:
+    """A bare number answering "quel <noun>" where the noun is not a quantity or a time ("quel gazoduc" -> "2027")."""
+    which = _ASKS_WHICH.search(asked)
+    noun = which and next(g for g in which.groups() if g)
+    return bool(noun) and noun not in _NUMERIC_NOUNS and bool(_BARE_NUMBER.fullmatch(claim.strip(" .")))
+
+
 def fits_question_type(claim: str, question: str) -> bool:
     """A 'how many' question needs a quantity in the answer (in the unit it counts), 'how long' a duration, a
     'when' question a date or time expression, 'what is the name' a name."""
@@ -120,7 +148,7 @@ def fits_question_type(claim: str, question: str) -> bool:
         return False
     if _ASKS_DURATION.search(asked):
         return bool(answer_words & _DURATION_UNITS)
-    if _unit_mismatch(folded_claim, asked):
+    if _unit_mismatch(folded_claim, asked) or _number_for_a_thing(claim, asked):
         return False
     if _ASKS_QUANTITY.search(asked):
         return has_number or bool(answer_words & (_QUANTITY_WORDS | _TIME_WORDS))
@@ -129,6 +157,9 @@ def fits_question_type(claim: str, question: str) -> bool:
     if _ASKS_TIME.search(asked):
         return has_number or bool(answer_words & _TIME_WORDS)
     return True
+
+
+WRONG_KIND = "the answer is not the kind asked for (a date, a duration, a quantity, a name)"
 
 
 @dataclass
@@ -345,7 +376,7 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if not adds_content(claim, question):
         return Verdict("", abstained=True, reason="the answer only repeats the question")
     if not fits_question_type(claim, question):
-        return Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
+        return Verdict("", abstained=True, reason=WRONG_KIND)
     sentences = attribute(claim, question, passages, cited)
     if not sentences:
         return Verdict("", abstained=True, reason="no passage supports the answer")

@@ -1,8 +1,8 @@
 """Sentence-level evidence selection: from the retrieved chunks, keep the few sentences that best match the question.
 
-A 0.5B model answers better from four short, relevant sentences than from three long chunks full of distractors,
-and a shorter prompt is faster (prefill dominates latency on a CPU). Each selected sentence becomes a numbered
-passage with its exact document span and the chunk it came from.
+A small model answers better from a few short, relevant sentences (three by default, `top_k`) than from long chunks
+full of distractors, and a shorter prompt is faster (prefill dominates latency on a CPU). Each selected sentence
+becomes a numbered passage with its exact document span and the chunk it came from.
 """
 from __future__ import annotations
 

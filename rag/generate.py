@@ -135,8 +135,26 @@ class LlamaCppGenerator(Generator):
         self.model_id = f"{self.settings.generator} ({path.name})"
 
     def prime(self, messages: list[Message]) -> None:
+        self.warm_up()
+        self._llm.add_fixed_prefix(self.fixed_prefix(messages))
         for _ in self.stream(messages, max_tokens=1):
             pass
+
+    def fixed_prefix(self, messages: list[Message]) -> list[int]:
+        """The tokens every prompt shaped like `messages` starts with: all but the last message's content."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template or not messages:
+            return []
+        eos = self._llm.detokenize([self._llm.token_eos()], special=True).decode("utf-8", "replace")
+        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+        variants = []
+        for content in ("A", "B"):
+            prompt = formatter(messages=[*messages[:-1], {**messages[-1], "content": content}]).prompt
+            variants.append(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        shared = next((i for i, (a, b) in enumerate(zip(*variants)) if a != b), 0)
+        return variants[0][:shared]
 
     def first_token_logprob(self, text: str) -> float | None:
         logprobs = getattr(self._last, "first_logprobs", None)
@@ -198,30 +216,55 @@ def _block_aligned(llama_class):
     llama.cpp resumes a new prompt from the longest prefix it shares with a cached state. Resuming at any position
     splits the rest of the prompt into other batches than a fresh evaluation would, which changes rounding and now
     and then a greedy choice: one question got another answer depending on the question asked before it (in an HTTP
-    service, another user's). With block-aligned batches a prompt's values depend only on the prompt itself."""
+    service, another user's). With block-aligned batches a prompt's values depend only on the prompt itself.
+
+    Blocks count from 0, and again from the end of a registered fixed prefix (a primed prompt's instructions and
+    examples) when the prompt starts with one: every question then resumes exactly where its fixed part ends, not up
+    to 63 tokens earlier. The boundaries still depend only on the prompt."""
 
     class BlockAlignedLlama(llama_class):
         canonical_end = 0  # positions below this were evaluated in whole blocks
+        anchor = 0  # the fixed-prefix length those blocks were counted from
+        fixed_prefixes: tuple[tuple[int, ...], ...] = ()
+
+        def add_fixed_prefix(self, tokens) -> None:
+            self.fixed_prefixes = tuple(sorted({*self.fixed_prefixes, tuple(tokens)}, key=len, reverse=True))
+
+        def _anchor_of(self, prompt: list[int]) -> int:
+            return next((len(p) for p in self.fixed_prefixes if tuple(prompt[: len(p)]) == p), 0)
+
+        def _boundaries(self, anchor: int, end: int) -> list[int]:
+            """Block starts up to `end`: every n_batch below the fixed prefix's end, then every n_batch from it."""
+            return [*range(0, min(anchor, end + 1), self.n_batch), *range(anchor, end + 1, self.n_batch)]
 
         def eval(self, tokens):
             if not self._requires_eval:  # one decoded token
                 return super().eval(tokens)
-            start = min(self.n_tokens, self.canonical_end)
-            start -= start % self.n_batch
-            if start < self.n_tokens:  # re-evaluate from the block boundary
-                tokens = self.input_ids[start : self.n_tokens].tolist() + list(tokens)
-                self.n_tokens = start
-            super().eval(tokens)
-            self.canonical_end = self.n_tokens - self.n_tokens % self.n_batch
+            prompt = self.input_ids[: self.n_tokens].tolist() + list(tokens)
+            anchor = self._anchor_of(prompt)
+            ours = self._boundaries(anchor, len(prompt))
+            cached = self._boundaries(self.anchor, min(self.n_tokens, self.canonical_end))
+            start = 0  # the last boundary up to which both prompts were cut into the same blocks
+            for mine, theirs in zip(ours, cached):
+                if mine != theirs:
+                    break
+                start = mine
+            self.n_tokens = start
+            for begin, end in zip(ours, [*ours[1:], len(prompt)]):
+                if end > begin >= start:
+                    super().eval(prompt[begin:end])
+            self.anchor = anchor
+            self.canonical_end = ours[-1]
 
         def save_state(self):
             state = super().save_state()
-            state.canonical_end = self.canonical_end
+            state.canonical_end, state.anchor = self.canonical_end, self.anchor
             return state
 
         def load_state(self, state):
             super().load_state(state)
             self.canonical_end = getattr(state, "canonical_end", 0)
+            self.anchor = getattr(state, "anchor", 0)
 
     return BlockAlignedLlama
 

@@ -14,7 +14,7 @@ from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import Verdict, extractive_answer, fits_question_type, is_abstention, is_yes_no, parse_markers, verify
+from rag.cite import WRONG_KIND, Verdict, extractive_answer, fits_question_type, is_abstention, is_yes_no, parse_markers, verify
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
@@ -179,7 +179,7 @@ class RagPipeline:
         if not verdict.abstained and confidence is not None and confidence < self.settings.min_answer_confidence:
             verdict = Verdict("", abstained=True, reason=f"the model was unsure of its answer (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
-            verdict = Verdict("", abstained=True, reason="the answer lacks the date or quantity asked for")
+            verdict = Verdict("", abstained=True, reason=WRONG_KIND)
         yes_no_answer = not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0])
         if yes_no_answer and verdict.citations:
             verdict = self._rejudge_yes_no(asked, verdict, answer_language)

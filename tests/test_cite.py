@@ -99,6 +99,17 @@ def test_quantity_and_duration_answers_must_fit_what_is_asked():
     assert fits_question_type("24 heures", "En combien de temps Trump veut-il arrêter les combats ?")
     assert not fits_question_type("1,300 km", "How long did the call last?")
     assert fits_question_type("1,300 km", "How long would the demilitarised zone be?")
+
+
+def test_a_bare_number_does_not_name_a_thing():
+    assert not fits_question_type("2027", "Quel gazoduc avance conformément au calendrier ?")
+    assert not fits_question_type("12 000", "Quel gradé fait barrage aux troupes ?")
+    assert not fits_question_type("2027", "Which pipeline is on schedule?")
+    assert fits_question_type("le gazoduc d'Extrême-Orient", "Quel gazoduc avance conformément au calendrier ?")
+    assert fits_question_type("2027", "En quelle année le gazoduc doit-il entrer en service ?")
+    assert fits_question_type("7 800", "Quelle était la force de la plus puissante des colonnes ?")
+    assert fits_question_type("12", "Quel est le classement final du club ?")
+    assert fits_question_type("500", "What did the ticket cost?")  # "what" + verb: no noun to check
     assert fits_question_type("24 heures", "Within how many hours did Trump pledge to end the fighting?")
 
 
