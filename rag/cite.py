@@ -139,7 +139,7 @@ def _number_for_a_thing(claim: str, asked: str) -> bool:
 
 def fits_question_type(claim: str, question: str) -> bool:
     """A 'how many' question needs a quantity in the answer (in the unit it counts), 'how long' a duration, a
-    'when' question a date or time expression, 'what is the name' a name."""
+    'when' question a date or time expression, 'what is the name' a name, 'which <thing>' more than a number."""
     asked = fold(question)
     folded_claim = fold(claim)
     answer_words = set(re.findall(r"\w+", folded_claim))

@@ -14,7 +14,9 @@ from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import WRONG_KIND, Verdict, extractive_answer, fits_question_type, is_abstention, is_yes_no, parse_markers, verify
+from rag.cite import (
+    WRONG_KIND, Verdict, extractive_answer, fits_question_type, is_abstention, is_yes_no, parse_markers, verify,
+)
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
