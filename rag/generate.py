@@ -17,6 +17,7 @@ import numpy as np
 
 from rag.assets import resolve_gguf
 from rag.config import Settings
+from rag.kvcache import BLOCK, block_aligned, prefix_cache
 
 Message = dict[str, str]
 
@@ -121,17 +122,17 @@ class LlamaCppGenerator(Generator):
         except ImportError:
             raise RuntimeError("install llama-cpp-python to enable the llama-cpp backend") from None
         path = resolve_gguf(self.settings.generator, self.settings.cache_dir)
-        self._llm = _block_aligned(Llama)(
+        self._llm = block_aligned(Llama)(
             model_path=str(path),
             n_ctx=self.settings.n_ctx,
             n_threads=self.settings.n_threads or default_threads(),
-            n_batch=_BLOCK,
+            n_batch=BLOCK,
             seed=0,
             verbose=False,
         )
         # Keeps the KV state of recent prompts; a new prompt resumes from the longest cached prefix, so the fixed
         # instructions and examples of each language are evaluated once, not per question.
-        self._llm.set_cache(_prefix_cache(capacity_bytes=128 << 20))
+        self._llm.set_cache(prefix_cache(capacity_bytes=128 << 20))
         self.model_id = f"{self.settings.generator} ({path.name})"
 
     def prime(self, messages: list[Message]) -> None:
@@ -204,85 +205,6 @@ class LlamaCppGenerator(Generator):
             finally:
                 chunks.close()
                 self._last.prompt_tokens = int(self._llm.n_tokens)
-
-
-# Prompts are evaluated in blocks of positions 0-63, 64-127, ... (prefill was no slower than with 512).
-_BLOCK = 64
-
-
-def _block_aligned(llama_class):
-    """A Llama that resumes a cached prefix only at a block boundary, and evaluates the rest block by block.
-
-    llama.cpp resumes a new prompt from the longest prefix it shares with a cached state. Resuming at any position
-    splits the rest of the prompt into other batches than a fresh evaluation would, which changes rounding and now
-    and then a greedy choice: one question got another answer depending on the question asked before it (in an HTTP
-    service, another user's). With block-aligned batches a prompt's values depend only on the prompt itself.
-
-    Blocks count from 0, and again from the end of a registered fixed prefix (a primed prompt's instructions and
-    examples) when the prompt starts with one: every question then resumes exactly where its fixed part ends, not up
-    to 63 tokens earlier. The boundaries still depend only on the prompt."""
-
-    class BlockAlignedLlama(llama_class):
-        canonical_end = 0  # positions below this were evaluated in whole blocks
-        anchor = 0  # the fixed-prefix length those blocks were counted from
-        fixed_prefixes: tuple[tuple[int, ...], ...] = ()
-
-        def add_fixed_prefix(self, tokens) -> None:
-            self.fixed_prefixes = tuple(sorted({*self.fixed_prefixes, tuple(tokens)}, key=len, reverse=True))
-
-        def _anchor_of(self, prompt: list[int]) -> int:
-            return next((len(p) for p in self.fixed_prefixes if tuple(prompt[: len(p)]) == p), 0)
-
-        def _boundaries(self, anchor: int, end: int) -> list[int]:
-            """Block starts up to `end`: every n_batch below the fixed prefix's end, then every n_batch from it."""
-            return [*range(0, min(anchor, end + 1), self.n_batch), *range(anchor, end + 1, self.n_batch)]
-
-        def eval(self, tokens):
-            if not self._requires_eval:  # one decoded token
-                return super().eval(tokens)
-            prompt = self.input_ids[: self.n_tokens].tolist() + list(tokens)
-            anchor = self._anchor_of(prompt)
-            ours = self._boundaries(anchor, len(prompt))
-            cached = self._boundaries(self.anchor, min(self.n_tokens, self.canonical_end))
-            start = 0  # the last boundary up to which both prompts were cut into the same blocks
-            for mine, theirs in zip(ours, cached):
-                if mine != theirs:
-                    break
-                start = mine
-            self.n_tokens = start
-            for begin, end in zip(ours, [*ours[1:], len(prompt)]):
-                if end > begin >= start:
-                    super().eval(prompt[begin:end])
-            self.anchor = anchor
-            self.canonical_end = ours[-1]
-
-        def save_state(self):
-            state = super().save_state()
-            state.canonical_end, state.anchor = self.canonical_end, self.anchor
-            return state
-
-        def load_state(self, state):
-            super().load_state(state)
-            self.canonical_end = getattr(state, "canonical_end", 0)
-            self.anchor = getattr(state, "anchor", 0)
-
-    return BlockAlignedLlama
-
-
-def _prefix_cache(capacity_bytes: int):
-    from llama_cpp import LlamaRAMCache
-
-    class TrimmedRAMCache(LlamaRAMCache):
-        """llama-cpp-python saves the whole n_batch x vocabulary logits buffer (about 300 MB for Qwen) with every
-        state and does not count it against the capacity. Keep one row (broadcast back on restore): 0.6 MB a state."""
-
-        def __setitem__(self, key, value):
-            # llama.cpp always re-evaluates the prompt's last token after a restore, so no stored row is read.
-            if value.scores is not None and len(value.scores) > 1:
-                value.scores = value.scores[-1:].copy()
-            super().__setitem__(key, value)
-
-    return TrimmedRAMCache(capacity_bytes=capacity_bytes)
 
 
 class TransformersGenerator(Generator):

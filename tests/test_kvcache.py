@@ -1,4 +1,4 @@
-"""The llama.cpp generator (the bundled 1.5B, primed by the session pipeline): where cached prompts resume."""
+"""llama.cpp prompt-state reuse (rag/kvcache.py) on the bundled 1.5B, primed by the session pipeline."""
 from rag.prompt import build_messages
 
 QUESTION = "Combien de temps a duré l'appel vidéo du Nouvel An ?"
