@@ -122,10 +122,9 @@ _NUMERIC_NOUNS = set(
     "capacite numero effectif effectifs total somme salaire record altitude profondeur volume niveau periode epoque "
     "decennie moment saison edition quantite proportion frequence mesure note force evolution croissance hausse baisse "
     "augmentation diminution variation ecart difference "
-    "year years date day days month months century time age number amount price cost size height length width area "
-    "population score result ranking rank place position percentage share rate figure value budget duration distance "
-    "weight speed temperature capacity total sum salary record altitude depth volume level period decade season "
-    "edition quantity proportion".split()
+    "year years day days month months century time number amount price cost size height length width area result "
+    "ranking rank percentage share rate figure value duration weight speed capacity sum salary depth level period "
+    "decade season quantity".split()
 )
 _BARE_NUMBER = re.compile(r"[\d\s.,%\u00a0\u202f]*\d[\d\s.,%\u00a0\u202f]*")
 

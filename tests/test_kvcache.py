@@ -19,4 +19,3 @@ def test_block_boundaries_follow_the_fixed_prefix(pipeline):
     assert llm._boundaries(0, 130) == [0, 64, 128]
     assert llm._boundaries(100, 300) == [0, 64, 100, 164, 228, 292]
     assert llm._boundaries(100, 70) == [0, 64]  # a prompt shorter than the prefix keeps plain blocks
-
