@@ -8,7 +8,8 @@ from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
 from rag.schema import Citation, Passage
-from rag.textnorm import STOPWORDS, content_words, fold
+from rag.textnorm import NUMBER_WORDS, STOPWORDS, content_words, fold
+from rag.wording import source_wording
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ABSTAIN = re.compile(
@@ -158,6 +159,12 @@ def fits_question_type(claim: str, question: str) -> bool:
     return True
 
 
+def _asks_when(question: str) -> bool:
+    """A date or time question ("quand", "en quelle année", "when")."""
+    asked = fold(question)
+    return bool(_ASKS_DATE.search(asked) or _ASKS_TIME.search(asked))
+
+
 WRONG_KIND = "the answer is not the kind asked for (a date, a duration, a quantity, a name)"
 
 
@@ -182,21 +189,6 @@ def parse_markers(text: str) -> tuple[str, list[int]]:
 
 def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
-
-
-# Spelled numbers and ordinals, so that "2ème mandat" is grounded by "second mandat" ("un"/"une"/"one" are left out:
-# as articles and pronouns they would ground a 1 anywhere).
-_SPELLED_NUMBERS = {
-    word: str(n)
-    for n, words in enumerate([
-        "", "premier premiere first", "deux deuxieme second seconde two", "trois troisieme three third",
-        "quatre quatrieme four fourth", "cinq cinquieme five fifth", "six sixieme sixth", "sept septieme seven seventh",
-        "huit huitieme eight eighth", "neuf neuvieme nine ninth", "dix dixieme ten tenth", "onze eleven",
-        "douze twelve", "treize thirteen", "quatorze fourteen", "quinze fifteen", "seize sixteen", "dix-sept",
-        "dix-huit", "dix-neuf", "vingt twenty",
-    ])
-    for word in words.split()
-}
 
 
 def _number_key(token: str) -> str:
@@ -231,7 +223,7 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     numbers, names = key_terms(answer)
     folded_evidence = set(re.findall(r"\w+", fold(evidence)))
     evidence_numbers = {_number_key(n) for n in _NUMBER.findall(evidence)}
-    evidence_numbers |= {_SPELLED_NUMBERS[w] for w in folded_evidence if w in _SPELLED_NUMBERS}
+    evidence_numbers |= {str(NUMBER_WORDS[w]) for w in folded_evidence if w in NUMBER_WORDS}
     question_numbers = {_number_key(n) for n in _NUMBER.findall(question)}
     evidence_words = folded_evidence | set(re.findall(r"\w+", fold(question)))
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
@@ -386,6 +378,8 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if missing:
         return Verdict("", abstained=True, reason=f"not in the cited passages: {', '.join(missing[:5])}")
     numbers = sorted({s.passage.n for s in sentences})
+    if not _asks_when(question):  # a year stays a year
+        claim = source_wording(claim, [s.text for s in sentences], question)
     answer = shorten(claim).rstrip()
     marker = "".join(f"[{n}]" for n in numbers)
     if answer.endswith((".", "!", "?", "…")):

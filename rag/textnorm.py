@@ -16,6 +16,20 @@ STOPWORDS = set(
     "which who whom whose what when where why how did does do has have had not no his her their they he she them "
     "there than then so such into about after before during between according many much".split()
 )
+# Spelled numbers and ordinals, folded, up to twenty ("un"/"une"/"one" are left out: as articles and pronouns they
+# would stand for a 1 anywhere). The grounding check finds "2ème" in "second mandat" with them.
+NUMBER_WORDS = {
+    word: n
+    for n, words in enumerate([
+        "", "premier premiere first", "deux deuxieme second seconde two", "trois troisieme three third",
+        "quatre quatrieme four fourth", "cinq cinquieme five fifth", "six sixieme sixth", "sept septieme seven seventh",
+        "huit huitieme eight eighth", "neuf neuvieme nine ninth", "dix dixieme ten tenth", "onze onzieme eleven",
+        "douze douzieme twelve", "treize treizieme thirteen", "quatorze quatorzieme fourteen",
+        "quinze quinzieme fifteen", "seize seizieme sixteen", "dix-sept dix-septieme", "dix-huit dix-huitieme",
+        "dix-neuf dix-neuvieme", "vingt vingtieme twenty",
+    ])
+    for word in words.split()
+}
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
 

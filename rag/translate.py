@@ -51,5 +51,9 @@ def translate_answer(generator: Generator, french: str, max_tokens: int = 64) ->
     text = generator.generate(answer_translation_messages(french), max_tokens, stop=["\n"]).text.strip()
     if not text or len(text) > 3 * len(french) + 20:
         return None
-    digits = lambda s: sorted(re.findall(r"\d+", s.replace(" ", "").replace("\u00a0", "")))  # noqa: E731
-    return text if digits(text) == digits(french) else None
+    return text if _numbers(text) == _numbers(french) else None
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers of a text whatever the thousands separator: "1 300" (French) and "1,300" (English) are one."""
+    return sorted(re.findall(r"\d+", re.sub(r"(?<=\d)[ ,.\u00a0\u202f](?=\d{3}\b)", "", text)))

@@ -1,0 +1,65 @@
+"""Answers in the source's own words: a number the model wrote in digits is given back as the cited sentence
+writes it ("12" where the text says "douze buts"), with the noun it counts ("12 000" -> "12 000 hommes").
+
+The small model turns spelled numbers into digits and drops the unit. The answer then no longer matches the
+text it cites, and a reader cannot tell twelve what. Only the wording changes: the grounding check has already
+accepted the number."""
+from __future__ import annotations
+
+import re
+
+from rag.textnorm import NUMBER_WORDS, STOPWORDS, content_words, fold, strip_accents
+
+_BARE_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+")
+# What follows a number in a sentence: an optional multiplier and "de", then the word it counts.
+_COUNTED_AFTER = re.compile(
+    r"[ \u00a0\u202f]+((?:(?:millions?|milliards?|mille|billions?|thousands?|hundreds?)[ \u00a0\u202f]+)?"
+    r"(?:(?:de|d'|d’|of)[ \u00a0\u202f]*)?([^\W\d_][\w'’-]*))"
+)
+# Words that follow a number without being what it counts.
+_NOT_COUNTED = set(
+    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
+    "april may june july august september october november december et ou a au aux en dans sur sous par pour avec "
+    "contre environ autre autres other others dernier derniers derniere dernieres".split()
+)
+def _occurrences(number: int, sentence: str) -> list[tuple[int, int]]:
+    """Where the sentence writes `number`: in digits first, then spelled ("douze", "septième")."""
+    spans = [m.span() for m in _BARE_NUMBER.finditer(sentence) if int(re.sub(r"\D", "", m.group())) == number]
+    plain = strip_accents(sentence).lower()
+    if len(plain) != len(sentence):  # offsets must stay those of the sentence
+        return spans
+    for word in (w for w, n in NUMBER_WORDS.items() if n == number):
+        spans += [m.span() for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", plain)]
+    return spans
+
+
+def _counted_noun(sentence: str, end: int) -> str | None:
+    """The words after a number that say what it counts ("hommes", "millions d'habitants"), if a noun follows."""
+    after = _COUNTED_AFTER.match(sentence, end)
+    if not after:
+        return None
+    noun = fold(after.group(2))
+    if noun in STOPWORDS or noun in _NOT_COUNTED or len(noun) < 3 or after.group(2)[0].isupper():
+        return None
+    return sentence[end : after.end()]
+
+
+def source_wording(claim: str, sentences: list[str], question: str) -> str:
+    """`claim`, reworded from the cited sentences when it is a bare number (see the module docstring). Where the
+    number occurs more than once, the occurrence that counts a noun of the question wins ("deux centrales" for
+    "combien de centrales", not the "2" of "Power of Siberia 2"), then one in digits as the model wrote it."""
+    stripped = claim.strip().rstrip(".")
+    if not _BARE_NUMBER.fullmatch(stripped):
+        return claim
+    asked = {w[:5] for w in content_words(question)}
+    best, best_rank = claim, -1.0
+    for sentence in sentences:
+        for start, end in _occurrences(int(re.sub(r"\D", "", stripped)), sentence):
+            noun = _counted_noun(sentence, end)
+            if noun and any(w[:5] in asked for w in content_words(noun)):
+                rank = 2.0
+            else:  # the model's own digits where the sentence has them, a counted noun if any
+                rank = float(sentence[start].isdigit()) + 0.5 * bool(noun)
+            if rank > best_rank:
+                best, best_rank = sentence[start:end] + (noun or ""), rank
+    return best
