@@ -26,10 +26,16 @@ def translation_messages(question: str) -> list[dict[str, str]]:
 
 
 def translate_question(generator: Generator, question: str, max_tokens: int = 48) -> str | None:
-    """The French version of `question`, or None when the output is unusable (empty, runaway, unchanged)."""
-    text = generator.generate(translation_messages(question), max_tokens, stop=["\n"]).text.strip()
-    text = re.sub(r"^(?:french|traduction)\s*:\s*", "", text, flags=re.IGNORECASE).strip().strip('"«» ')
+    """The French version of `question`, or None when the output is unusable (empty, runaway, unchanged, or a
+    statement where a question was asked: "Despite what is… growing?" once came back as "Bien qu'il y ait…")."""
+    return usable_translation(question, generator.generate(translation_messages(question), max_tokens, stop=["\n"]).text)
+
+
+def usable_translation(question: str, output: str) -> str | None:
+    text = re.sub(r"^(?:french|traduction)\s*:\s*", "", output.strip(), flags=re.IGNORECASE).strip().strip('"«» ')
     if not text or len(text) > 3 * len(question) + 20 or text.lower() == question.lower():
+        return None
+    if question.rstrip().endswith("?") and not text.endswith("?"):
         return None
     return text
 
