@@ -22,6 +22,8 @@ _NOT_COUNTED = set(
     "april may june july august september october november december et ou a au aux en dans sur sous par pour avec "
     "contre environ autre autres other others dernier derniers derniere dernieres".split()
 )
+
+
 def _occurrences(number: int, sentence: str) -> list[tuple[int, int]]:
     """Where the sentence writes `number`: in digits first, then spelled ("douze", "septième")."""
     spans = [m.span() for m in _BARE_NUMBER.finditer(sentence) if int(re.sub(r"\D", "", m.group())) == number]
