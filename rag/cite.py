@@ -8,7 +8,7 @@ from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
 from rag.schema import Citation, Passage
-from rag.textnorm import NUMBER_WORDS, STOPWORDS, content_words, fold
+from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold
 from rag.wording import source_wording
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -35,23 +35,19 @@ _ASKS_DATE = re.compile(
     r"what (?:year|date|day|month)|which (?:year|date|day|month)|in what year)\b"
 )
 _ASKS_TIME = re.compile(r"\b(?:quand|depuis quand|a quel moment|when|at what time)\b")
-_CALENDAR_WORDS = set(
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
-    "april may june july august september october november december lundi mardi mercredi jeudi vendredi samedi "
-    "dimanche monday tuesday wednesday thursday friday saturday sunday hier demain yesterday tomorrow today".split()
+_DAY_NAMES = MONTHS | set(
+    "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday".split()
 )
+_CALENDAR_WORDS = _DAY_NAMES | set("hier demain yesterday tomorrow today".split())
 _QUANTITY_WORDS = set(
     "un une deux trois quatre cinq six sept huit neuf dix onze douze treize quinze vingt trente quarante cinquante "
     "soixante cent cents mille million millions milliard milliards dizaine dizaines centaine centaines demi demie moitie "
     "plusieurs quelques one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
     "fifty hundred hundreds thousand thousands million millions billion half dozen several few".split()
 )
-_TIME_WORDS = set(
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
-    "april may june july august september october november december lundi mardi mercredi jeudi vendredi samedi "
-    "dimanche monday tuesday wednesday thursday friday saturday sunday apres avant lors pendant depuis durant "
-    "prochain prochaine hier demain aujourd after before during since upon following next yesterday tomorrow today "
-    "soon bientot fin debut end beginning start".split()
+_TIME_WORDS = _DAY_NAMES | set(
+    "apres avant lors pendant depuis durant prochain prochaine hier demain aujourd after before during since upon "
+    "following next yesterday tomorrow today soon bientot fin debut end beginning start".split()
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from rag.textnorm import NUMBER_WORDS, STOPWORDS, content_words, fold, strip_accents
+from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold, strip_accents
 
 _BARE_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+")
 # What follows a number in a sentence: an optional multiplier and "de", then the word it counts.
@@ -17,10 +17,9 @@ _COUNTED_AFTER = re.compile(
     r"(?:(?:de|d'|d’|of)[ \u00a0\u202f]*)?([^\W\d_][\w'’-]*))"
 )
 # Words that follow a number without being what it counts.
-_NOT_COUNTED = set(
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
-    "april may june july august september october november december et ou a au aux en dans sur sous par pour avec "
-    "contre environ autre autres other others dernier derniers derniere dernieres".split()
+_NOT_COUNTED = MONTHS | set(
+    "et ou a au aux en dans sur sous par pour avec contre environ autre autres other others dernier derniers "
+    "derniere dernieres".split()
 )
 
 
@@ -53,10 +52,11 @@ def source_wording(claim: str, sentences: list[str], question: str) -> str:
     stripped = claim.strip().rstrip(".")
     if not _BARE_NUMBER.fullmatch(stripped):
         return claim
+    number = int(re.sub(r"\D", "", stripped))
     asked = {w[:5] for w in content_words(question)}
     best, best_rank = claim, -1.0
     for sentence in sentences:
-        for start, end in _occurrences(int(re.sub(r"\D", "", stripped)), sentence):
+        for start, end in _occurrences(number, sentence):
             noun = _counted_noun(sentence, end)
             if noun and any(w[:5] in asked for w in content_words(noun)):
                 rank = 2.0
