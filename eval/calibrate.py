@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"id": item["id"], "answerable": answerable, "question": item["question"],
                          "raw": answer.raw_answer, "answer": answer.answer, "abstained": answer.abstained,
                          "reason": answer.abstain_reason, "confidence": answer.confidence,
-                         "accurate": answer_accurate(answer.answer, item["answers"])})
+                         "accurate": answer_accurate(answer.answer, item["answers"]), "answers": item["answers"],
+                         # the passages the model read, so that answer checks can be re-run on these rows offline
+                         "context": [[p.doc_id, p.start, p.end, p.score] for p in answer.passages]})
     pipeline.retriever.run = retrieve
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     for line in sweep(rows):

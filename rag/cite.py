@@ -8,7 +8,8 @@ from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
 from rag.schema import Citation, Passage
-from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold
+from rag.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type, same_word
+from rag.textnorm import NUMBER_WORDS, content_words, fold, words
 from rag.wording import source_wording
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -29,139 +30,6 @@ _EN_FR = {
 }
 
 
-_ASKS_QUANTITY = re.compile(r"\b(?:combien|how (?:many|much|long|far|old)|what (?:percentage|number|amount))\b")
-_ASKS_DATE = re.compile(
-    r"\b(?:(?:quel|quelle) (?:jour|date|annee|mois)|en quelle annee|a quelle date|"
-    r"what (?:year|date|day|month)|which (?:year|date|day|month)|in what year)\b"
-)
-_ASKS_TIME = re.compile(r"\b(?:quand|depuis quand|a quel moment|when|at what time)\b")
-_DAY_NAMES = MONTHS | set(
-    "lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday thursday friday saturday sunday".split()
-)
-_CALENDAR_WORDS = _DAY_NAMES | set("hier demain yesterday tomorrow today".split())
-_QUANTITY_WORDS = set(
-    "un une deux trois quatre cinq six sept huit neuf dix onze douze treize quinze vingt trente quarante cinquante "
-    "soixante cent cents mille million millions milliard milliards dizaine dizaines centaine centaines demi demie moitie "
-    "plusieurs quelques one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
-    "fifty hundred hundreds thousand thousands million millions billion half dozen several few".split()
-)
-_TIME_WORDS = _DAY_NAMES | set(
-    "apres avant lors pendant depuis durant prochain prochaine hier demain aujourd after before during since upon "
-    "following next yesterday tomorrow today soon bientot fin debut end beginning start".split()
-)
-
-
-_ASKS_DURATION = re.compile(r"\b(?:combien de temps|pendant combien|quelle (?:a ete |est |sera )?la duree|how much time|"
-                            r"how long\b.*\b(?:last|lasts|lasted|take|takes|took|spend|spent)\b)")
-_DURATION_UNITS = set(
-    "seconde secondes minute minutes heure heures jour jours nuit nuits semaine semaines mois an ans annee annees "
-    "siecle siecles decennie decennies second seconds hour hours day days night nights week weeks month months "
-    "year years century centuries decade decades longtemps".split()
-)
-_MEASURE_UNITS = _DURATION_UNITS | set(
-    "kilometre kilometres km metre metres centimetre centimetres kilo kilos kilogramme kilogrammes tonne tonnes "
-    "litre litres euro euros dollar dollars yuan yuans rouble roubles kilometer kilometers meter meters mile miles "
-    "ton tons".split()
-)
-_COUNTED_NOUNS = set("habitant habitants personne personnes soldat soldats people soldiers troops inhabitants".split())
-# Words that name what a number counts or measures: an answer "1 300 kilometres" to "combien de soldats" is wrong.
-_UNITS = _MEASURE_UNITS | _COUNTED_NOUNS
-# The pivot checks a French answer against the English question: compare units in one language.
-_UNIT_EN_FR = {
-    "second": "seconde", "seconds": "secondes", "hour": "heure", "hours": "heures", "day": "jour", "days": "jours",
-    "night": "nuit", "nights": "nuits", "week": "semaine", "weeks": "semaines", "month": "mois", "months": "mois",
-    "year": "annee", "years": "annees", "ans": "annees", "an": "annee", "century": "siecle", "centuries": "siecles",
-    "decade": "decennie", "decades": "decennies", "kilometer": "kilometre", "kilometers": "kilometres",
-    "meter": "metre", "meters": "metres", "ton": "tonne", "tons": "tonnes", "people": "personnes",
-    "soldiers": "soldats", "troops": "troupes", "inhabitants": "habitants",
-}
-_COUNTED = re.compile(r"\b(?:combien (?:de |d')|how many )((?:\w+ ?){1,3})")
-_NUMBER_UNIT = re.compile(r"\d[\d ,.]*\s+(?:(?:millions?|milliards?|mille|billions?|thousands?|de|d|of)\s+)*(\w+)")
-
-
-def _unit_mismatch(answer: str, asked: str) -> bool:
-    """The question counts one thing ("combien de soldats") and the answer's number measures another (kilometres)."""
-    counted = _COUNTED.search(asked)
-    if not counted:
-        return False
-    counted_words = [_UNIT_EN_FR.get(w, w) for w in counted.group(1).split()]
-    units = [_UNIT_EN_FR.get(u, u) for u in _NUMBER_UNIT.findall(answer) if u in _UNITS]
-    return bool(units) and not any(_same_word(u, w) for u in units for w in counted_words)
-
-
-# Questions whose answer is a name: "comment s'appellent…" (fold drops the "s'"), "what is the name of…".
-_ASKS_NAME = re.compile(
-    r"\b(?:comment\s+(?:s\s+)?appell?\w*|(?:quel|quelle|quels|quelles) (?:est|sont) (?:le|les) noms?|"
-    r"(?:quelles?|quels?) (?:entreprises?|societes?|compagnies?)|(?:what|which) (?:is|are|was|were) the names?|"
-    r"which (?:\w+ ){0,2}(?:company|companies|firms?)|what (?:is|are|was|were)\b.*\b(?:called|named))\b"
-)
-
-
-def names_something(claim: str) -> bool:
-    """Whether the answer holds a proper name: a capitalised word after the first, an acronym, or a short answer
-    that opens with a capitalised content word ("Gazprom")."""
-    tokens = re.findall(r"\w[\w'-]*", claim)
-    if any(t[:1].isupper() for t in tokens[1:]) or any(len(t) > 1 and t.isupper() for t in tokens):
-        return True
-    return 0 < len(tokens) <= 3 and tokens[0][:1].isupper() and fold(tokens[0]) not in STOPWORDS
-
-
-# "Quel gazoduc…", "quelle est la fonction…", "which pipeline…": the noun the answer must be. Only nouns that can be
-# answered by a bare number ("quelle année", "quel score") accept one.
-_ASKS_WHICH = re.compile(
-    r"\b(?:quel|quelle|quels|quelles)\s+(?:(?:est|sont|etait|etaient|fut|sera)\s+(?:(?:le|la|les)\s+)?)?(\w+)|"
-    r"\bwhich\s+(\w+)|\bwhat\s+(?:is|are|was|were)\s+the\s+(\w+)"
-)
-_NUMERIC_NOUNS = set(
-    "annee annees an ans date dates jour jours mois siecle siecles heure heures age nombre nombres montant montants "
-    "prix cout couts taille hauteur longueur largeur superficie surface population score resultat resultats classement "
-    "rang place position pourcentage part taux chiffre chiffres valeur budget duree distance poids vitesse temperature "
-    "capacite numero effectif effectifs total somme salaire record altitude profondeur volume niveau periode epoque "
-    "decennie moment saison edition quantite proportion frequence mesure note force evolution croissance hausse baisse "
-    "augmentation diminution variation ecart difference "
-    "year years day days month months century time number amount price cost size height length width area result "
-    "ranking rank percentage share rate figure value duration weight speed capacity sum salary depth level period "
-    "decade season quantity".split()
-)
-_BARE_NUMBER = re.compile(r"[\d\s.,%\u00a0\u202f]*\d[\d\s.,%\u00a0\u202f]*")
-
-
-def _number_for_a_thing(claim: str, asked: str) -> bool:
-    """A bare number answering "quel <noun>" where the noun is not a quantity or a time ("quel gazoduc" -> "2027")."""
-    which = _ASKS_WHICH.search(asked)
-    noun = which and next(g for g in which.groups() if g)
-    return bool(noun) and noun not in _NUMERIC_NOUNS and bool(_BARE_NUMBER.fullmatch(claim.strip(" .")))
-
-
-def fits_question_type(claim: str, question: str) -> bool:
-    """A 'how many' question needs a quantity in the answer (in the unit it counts), 'how long' a duration, a
-    'when' question a date or time expression, 'what is the name' a name, 'which <thing>' more than a number."""
-    asked = fold(question)
-    folded_claim = fold(claim)
-    answer_words = set(re.findall(r"\w+", folded_claim))
-    has_number = bool(re.search(r"\d", claim))
-    if _ASKS_NAME.search(asked) and not names_something(claim):
-        return False
-    if _ASKS_DURATION.search(asked):
-        return bool(answer_words & _DURATION_UNITS)
-    if _unit_mismatch(folded_claim, asked) or _number_for_a_thing(claim, asked):
-        return False
-    if _ASKS_QUANTITY.search(asked):
-        return has_number or bool(answer_words & (_QUANTITY_WORDS | _TIME_WORDS))
-    if _ASKS_DATE.search(asked):
-        return has_number or bool(answer_words & _CALENDAR_WORDS)
-    if _ASKS_TIME.search(asked):
-        return has_number or bool(answer_words & _TIME_WORDS)
-    return True
-
-
-def _asks_when(question: str) -> bool:
-    """A date or time question ("quand", "en quelle année", "when")."""
-    asked = fold(question)
-    return bool(_ASKS_DATE.search(asked) or _ASKS_TIME.search(asked))
-
-
-WRONG_KIND = "the answer is not the kind asked for (a date, a duration, a quantity, a name)"
 
 
 @dataclass
@@ -227,14 +95,19 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     return missing
 
 
-def _same_word(a: str, b: str) -> bool:
-    return a == b or (len(a) >= 4 and len(b) >= 4 and a[:5] == b[:5])
+def _echoes(word: str, question_word: str) -> bool:
+    """The same word, or one of similar length sharing its first five letters ("francophonie" is not "France")."""
+    return same_word(word, question_word) and min(len(word), len(question_word)) >= 0.6 * max(len(word), len(question_word))
 
 
 def adds_content(claim: str, question: str) -> bool:
-    """False when every content word of the answer already stands in the question (an echo, not an answer)."""
+    """False when every content word of the answer already stands in the question (an echo, not an answer).
+    To "combien de fois" a number word is the content ("une fois"), though elsewhere "une" is an article."""
     question_words = content_words(question)
-    return any(not any(_same_word(w, q) for q in question_words) for w in content_words(claim))
+    claim_words = content_words(claim)
+    if ASKS_QUANTITY.search(fold(question)):
+        claim_words += [w for w in words(claim) if w in QUANTITY_WORDS and w not in question_words]
+    return any(not any(_echoes(w, q) for q in question_words) for w in claim_words)
 
 
 _GENERIC_QUESTION_WORDS = set(
@@ -245,7 +118,7 @@ _GENERIC_QUESTION_WORDS = set(
 
 # Units and measures say what is asked, not what it is about: "combien de kilomètres de long" shares them with any
 # length in the document, so they do not make a sentence relevant.
-_MEASURE_WORDS = _MEASURE_UNITS | set(
+_MEASURE_WORDS = MEASURE_UNITS | set(
     "longueur hauteur largeur distance duree prix cout montant length height width distance duration price cost amount".split()
 )
 
@@ -257,7 +130,7 @@ def relevant_to(sentence: str, question: str) -> bool:
     if not asked:
         return True
     sentence_words = content_words(sentence)
-    return any(_same_word(q, w) for q in asked for w in sentence_words)
+    return any(same_word(q, w) for q in asked for w in sentence_words)
 
 
 def _overlap_score(claim_words: list[str], sentence: str) -> float:
@@ -374,7 +247,7 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if missing:
         return Verdict("", abstained=True, reason=f"not in the cited passages: {', '.join(missing[:5])}")
     numbers = sorted({s.passage.n for s in sentences})
-    if not _asks_when(question):  # a year stays a year
+    if not asks_when(question):  # a year stays a year
         claim = source_wording(claim, [s.text for s in sentences], question)
     answer = shorten(claim).rstrip()
     marker = "".join(f"[{n}]" for n in numbers)

@@ -14,7 +14,7 @@ import numpy as np
 
 from index.embed import Embedder
 from index.sentences import sentence_spans
-from rag.cite import fits_question_type
+from rag.question_type import fits_question_type
 from rag.retrieve import BM25Index, RetrievedChunk
 from rag.schema import Passage
 from rag.textnorm import stems

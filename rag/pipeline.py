@@ -14,9 +14,7 @@ from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import (
-    WRONG_KIND, Verdict, extractive_answer, fits_question_type, is_abstention, is_yes_no, parse_markers, verify,
-)
+from rag.cite import Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, verify
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
@@ -24,6 +22,7 @@ from rag.grammar import span_grammar
 from rag.lang import detect_language
 from rag.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
+from rag.question_type import WRONG_KIND, fits_question_type
 from rag.retrieve import HybridRetriever, RetrievedChunk
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage

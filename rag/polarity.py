@@ -25,8 +25,8 @@ _WH = re.compile(
 
 def is_yes_no_question(question: str) -> bool:
     folded = fold(question).strip()
-    if _WH.match(_LEADING_PREPOSITIONS.sub("", folded)) or re.match(r"qu['’]est-ce", question.strip().lower()):
-        return False  # fold() drops the elided "qu'" of "qu'est-ce que"
+    if _WH.match(_LEADING_PREPOSITIONS.sub("", folded)) or re.match(r"qu['’]\w", question.strip().lower()):
+        return False  # fold() drops the elided "qu'" of "qu'est-ce que", "qu'appelle-t-on"
     if _YES_NO_EN.search(folded):
         return True
     inverted = _YES_NO_FR.search(folded)

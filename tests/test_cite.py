@@ -1,6 +1,4 @@
-import pytest
-
-from rag.cite import fits_question_type, key_terms, parse_markers, ungrounded_terms, verify
+from rag.cite import adds_content, key_terms, parse_markers, relevant_to, ungrounded_terms, verify
 from rag.schema import Passage
 
 TEXT = (
@@ -72,57 +70,21 @@ def test_an_echo_of_the_question_is_no_answer():
     assert not verify("En février 2023 [1].", "Quand l'accord a-t-il été signé ?", _passages(), {"d.txt": TEXT}).abstained
 
 
-def test_question_type_check():
-    from rag.cite import fits_question_type
+def test_a_number_answering_how_many_times_is_no_echo():
+    assert not adds_content("fois", "Combien de fois le club a-t-il gagné ?")
+    assert adds_content("Une fois", "Combien de fois le club a-t-il gagné ?")
+    assert not adds_content("Une ville", "Quelle ville ?")  # "une" is an article here
 
-    assert fits_question_type("Le 21 janvier", "Quel jour se sont-ils parlé ?")
-    assert fits_question_type("juste après l'investiture", "Quand l'appel pourrait-il avoir lieu ?")
-    assert fits_question_type("plus d'une heure et demie", "Combien de temps a duré l'entretien ?")
-    assert fits_question_type("Iouri Ouchakov", "Qui est le conseiller ?")
-    assert not fits_question_type("lors de la visioconférence du Nouvel An", "Quel jour Poutine a-t-il salué Trump ?")
-    assert not fits_question_type("Xi Jinping", "How many kilometres long is the zone?")
+
+def test_a_longer_word_sharing_a_prefix_is_no_echo():
+    assert adds_content("la francophonie", "Sur quel plan se comparent le Royaume-Uni et la France ?")
+    assert not adds_content("les Français", "Quel pays, la France ou l'Italie ?")
 
 
 def test_an_answer_from_an_unrelated_sentence_is_refused():
     # 2027 is in the passages, but in a sentence that has nothing to do with the visioconference.
     verdict = verify("En 2027 [1].", "Quand la visioconférence a-t-elle eu lieu ?", _passages()[:1], {"d.txt": TEXT})
     assert verdict.abstained and "does not match" in verdict.reason
-
-
-def test_quantity_and_duration_answers_must_fit_what_is_asked():
-    from rag.cite import fits_question_type
-
-    assert not fits_question_type("1 300 kilomètres", "Combien de soldats patrouilleraient la zone ?")
-    assert fits_question_type("5 000 soldats", "Combien de soldats patrouilleraient la zone ?")
-    assert fits_question_type("10 milliards de mètres cubes", "Combien de milliards de mètres cubes de gaz ?")
-    assert not fits_question_type("1 300 kilomètres", "En combien de temps Trump veut-il arrêter les combats ?")
-    assert fits_question_type("24 heures", "En combien de temps Trump veut-il arrêter les combats ?")
-    assert not fits_question_type("1,300 km", "How long did the call last?")
-    assert fits_question_type("1,300 km", "How long would the demilitarised zone be?")
-    assert fits_question_type("24 heures", "Within how many hours did Trump pledge to end the fighting?")
-
-
-def test_a_bare_number_does_not_name_a_thing():
-    assert not fits_question_type("2027", "Quel gazoduc avance conformément au calendrier ?")
-    assert not fits_question_type("12 000", "Quel gradé fait barrage aux troupes ?")
-    assert not fits_question_type("2027", "Which pipeline is on schedule?")
-    assert fits_question_type("le gazoduc d'Extrême-Orient", "Quel gazoduc avance conformément au calendrier ?")
-    assert fits_question_type("2027", "En quelle année le gazoduc doit-il entrer en service ?")
-    assert fits_question_type("7 800", "Quelle était la force de la plus puissante des colonnes ?")
-    assert fits_question_type("12", "Quel est le classement final du club ?")
-    assert fits_question_type("500", "What did the ticket cost?")  # "what" + verb: no noun to check
-
-
-@pytest.mark.parametrize("claim, question, expected", [
-    ("Les unités de production dans deux centrales nucléaires", "Comment s'appellent les deux centrales ?", False),
-    ("Électricité dans deux centrales chinoises", "Which Chinese companies are taking part in the project?", False),
-    ("Power of Siberia 2", "What is the name of the pipeline project?", True),
-    ("Gazprom", "Quelles entreprises participent au projet ?", True),
-    ("le conseiller", "Quel est le nom du conseiller ?", False),
-    ("le conseiller", "Qui a parlé ?", True),  # not a name question
-])
-def test_name_questions_need_a_name(claim, question, expected):
-    assert fits_question_type(claim, question) is expected
 
 
 def test_spelled_numbers_ground_digits():
@@ -132,8 +94,6 @@ def test_spelled_numbers_ground_digits():
 
 
 def test_units_alone_do_not_make_a_sentence_relevant():
-    from rag.cite import relevant_to
-
     zone = "Une zone démilitarisée de 1 300 kilomètres de long patrouillée par des troupes européennes."
     assert not relevant_to(zone, "Combien de kilomètres de long mesure le gazoduc ?")
     assert relevant_to(zone, "Combien de kilomètres de long ferait la zone ?")

@@ -66,6 +66,7 @@ def test_model_judges_the_sentence(pipeline):
     ("Hormis la guerre, quel sujet ont-ils abordé ?", False),
     ("Dans le cadre de quelle organisation les flux doivent-ils augmenter ?", False),
     ("Qu'est-ce que la tour ?", False),
+    ("Qu'appelle-t-on la diversion de Saint Leger ?", False),
 ])
 def test_yes_no_questions(question, expected):
     assert is_yes_no_question(question) is expected
