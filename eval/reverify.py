@@ -1,0 +1,94 @@
+"""`python -m eval.reverify REPORT_DIR [REPORT_DIR ...] --docs DIR`: the answer checks of the working tree
+(`rag.cite.verify` and the confidence gate) run again on the raw answers and passages a generation report stored,
+without the model. A change to the checks is measured in seconds on hundreds of answers: it prints the rows whose
+answer changes and F1 and answer accuracy before and after.
+
+Only French answers to questions that are not yes/no are re-checked: English ones went through the pivot's
+translations, and yes/no ones through a second model call, neither of which a report stores. On an unchanged tree
+every re-checked answer comes out as stored (rows that do not are counted as `changed`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Recheck:
+    question: str
+    before: str | None  # None: abstained
+    after: str | None
+    golds: list[str]
+
+
+def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck | None:
+    """The row's raw answer verified again over the passages it was given; None when the row cannot be re-checked."""
+    from rag.cite import verify
+    from rag.polarity import is_yes_no_question
+    from rag.schema import Passage
+
+    raw = row.get("raw_answer")
+    if row.get("lang") != "fr" or not raw or is_yes_no_question(row["question"]) or not row.get("context"):
+        return None
+    if any(doc not in texts for doc, *_ in row["context"]):
+        return None
+    passages = [Passage(n=n, doc_id=doc, chunk_id="", start=start, end=end, text=texts[doc][start:end], score=score)
+                for n, (doc, start, end, score) in enumerate(row["context"], start=1)]
+    verdict = verify(raw, row["question"], passages, {p.doc_id: texts[p.doc_id] for p in passages})
+    confidence = row.get("confidence")
+    unsure = confidence is not None and confidence < min_confidence
+    after = None if verdict.abstained or unsure else verdict.answer
+    before = None if row.get("abstained") else row.get("answer")
+    return Recheck(row["question"], before, after, list(row.get("answers") or []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.reverify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", type=Path, nargs="+", help="report folders written by `rag eval --out`")
+    parser.add_argument("--docs", type=Path, required=True, help="the documents folder the reports were run on")
+    parser.add_argument("--min-confidence", type=float, default=None,
+                        help="confidence gate (default: $RAG_MIN_ANSWER_CONFIDENCE)")
+    args = parser.parse_args(argv)
+
+    from eval.dataset import DatasetError, load_docs
+    from eval.metrics import answer_accurate, token_f1
+    from rag.config import Settings
+
+    try:
+        texts = load_docs(args.docs)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    gate = Settings().min_answer_confidence if args.min_confidence is None else args.min_confidence
+    checked = []
+    for folder in args.reports:
+        path = folder / "report.json"
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: {path}: not a readable report ({exc.__class__.__name__})", file=sys.stderr)
+            return 2
+        checked += [r for r in (recheck(row, texts, gate) for row in rows) if r is not None]
+
+    def f1(answer: str | None, golds: list[str]) -> float:
+        return token_f1(answer, golds, "fr") if answer and golds else 0.0
+
+    def right(answer: str | None, golds: list[str]) -> bool:
+        return bool(answer and golds and answer_accurate(answer, golds))
+
+    for r in checked:
+        if r.before != r.after:
+            sign = "+" if f1(r.after, r.golds) > f1(r.before, r.golds) else "-" if f1(r.after, r.golds) < f1(r.before, r.golds) else "="
+            print(f"{sign} {r.question[:80]} | {r.before} -> {r.after} | gold {r.golds[:1]}")
+    n = max(len(checked), 1)
+    print(f"re-checked {len(checked)}, changed {sum(r.before != r.after for r in checked)}; "
+          f"F1 {sum(f1(r.before, r.golds) for r in checked) / n:.3f} -> {sum(f1(r.after, r.golds) for r in checked) / n:.3f}; "
+          f"accuracy {sum(right(r.before, r.golds) for r in checked) / n:.3f} -> {sum(right(r.after, r.golds) for r in checked) / n:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
