@@ -1,6 +1,6 @@
-"""`python -m eval.reverify REPORT_DIR [REPORT_DIR ...] --docs DIR`: the answer checks of the working tree
-(`rag.cite.verify` and the confidence gate) run again on the raw answers and passages a generation report stored,
-without the model. A change to the checks is measured in seconds on hundreds of answers: it prints the rows whose
+"""`python -m eval.reverify REPORT_DIR|CALIBRATION.jsonl ... --docs DIR`: the answer checks of the working tree
+(`rag.cite.verify` and the confidence gate) run again on the raw answers and passages that a generation report or an
+`eval.calibrate` file stored, without the model. A change to the checks is measured in seconds on hundreds of answers: it prints the rows whose
 answer changes and F1 and answer accuracy before and after.
 
 Only French answers to questions that are not yes/no are re-checked: English ones went through the pivot's
@@ -21,6 +21,7 @@ class Recheck:
     before: str | None  # None: abstained
     after: str | None
     golds: list[str]
+    answerable: bool = True
 
 
 def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck | None:
@@ -41,13 +42,24 @@ def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck 
     unsure = confidence is not None and confidence < min_confidence
     after = None if verdict.abstained or unsure else verdict.answer
     before = None if row.get("abstained") else row.get("answer")
-    return Recheck(row["question"], before, after, list(row.get("answers") or []))
+    return Recheck(row["question"], before, after, list(row.get("answers") or []), row.get("answerable", True) is not False)
+
+
+def load_rows(path: Path) -> list[dict]:
+    """A report folder's rows, or an `eval.calibrate` file's (its unanswerable copies keep their question's gold
+    answers, which are not theirs: dropped here)."""
+    if path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [{**r, "raw_answer": r.get("raw"), "lang": r.get("lang", "fr"),
+                 "answers": r.get("answers") if r.get("answerable") else []} for r in rows]
+    return json.loads((path / "report.json").read_text(encoding="utf-8"))["rows"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.reverify", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reports", type=Path, nargs="+", help="report folders written by `rag eval --out`")
+    parser.add_argument("reports", type=Path, nargs="+",
+                        help="report folders written by `rag eval --out`, or files written by `eval.calibrate --out`")
     parser.add_argument("--docs", type=Path, required=True, help="the documents folder the reports were run on")
     parser.add_argument("--min-confidence", type=float, default=None,
                         help="confidence gate (default: $RAG_MIN_ANSWER_CONFIDENCE)")
@@ -64,10 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     gate = Settings().min_answer_confidence if args.min_confidence is None else args.min_confidence
     checked = []
-    for folder in args.reports:
-        path = folder / "report.json"
+    for path in args.reports:
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+            rows = load_rows(path)
         except (OSError, ValueError, KeyError) as exc:
             print(f"error: {path}: not a readable report ({exc.__class__.__name__})", file=sys.stderr)
             return 2
@@ -83,10 +94,19 @@ def main(argv: list[str] | None = None) -> int:
         if r.before != r.after:
             sign = "+" if f1(r.after, r.golds) > f1(r.before, r.golds) else "-" if f1(r.after, r.golds) < f1(r.before, r.golds) else "="
             print(f"{sign} {r.question[:80]} | {r.before} -> {r.after} | gold {r.golds[:1]}")
-    n = max(len(checked), 1)
-    print(f"re-checked {len(checked)}, changed {sum(r.before != r.after for r in checked)}; "
-          f"F1 {sum(f1(r.before, r.golds) for r in checked) / n:.3f} -> {sum(f1(r.after, r.golds) for r in checked) / n:.3f}; "
-          f"accuracy {sum(right(r.before, r.golds) for r in checked) / n:.3f} -> {sum(right(r.after, r.golds) for r in checked) / n:.3f}")
+    answerable = [r for r in checked if r.answerable]
+    unanswerable = [r for r in checked if not r.answerable]
+    n = max(len(answerable), 1)
+    summary = (f"re-checked {len(checked)}, changed {sum(r.before != r.after for r in checked)}; "
+               f"F1 {sum(f1(r.before, r.golds) for r in answerable) / n:.3f} -> "
+               f"{sum(f1(r.after, r.golds) for r in answerable) / n:.3f}; "
+               f"accuracy {sum(right(r.before, r.golds) for r in answerable) / n:.3f} -> "
+               f"{sum(right(r.after, r.golds) for r in answerable) / n:.3f}")
+    if unanswerable:
+        m = len(unanswerable)
+        summary += (f"; abstention on unanswerable {sum(r.before is None for r in unanswerable) / m:.3f} -> "
+                    f"{sum(r.after is None for r in unanswerable) / m:.3f}")
+    print(summary)
     return 0
 
 

@@ -101,9 +101,14 @@ def names_something(claim: str) -> bool:
 
 # "Quel gazoduc…", "quelle est la fonction…", "which pipeline…": the noun the answer must be. Only nouns that can be
 # answered by a bare number ("quelle année", "quel score") accept one.
+# The noun comes after a verb, an article and a word that only ranks or counts it ("quel a été le meilleur résultat",
+# "quelles sont les deux villes", "which other pipeline").
+_RANKING_WORDS = (r"(?:(?:autres?|premiere?s?|derniere?s?|principale?s?|principaux|meilleure?s?|seule?s?|deux|trois|"
+                  r"quatre|cinq|other|first|last|main|best|only|two|three)\s+)?")
 _ASKS_WHICH = re.compile(
-    r"\b(?:quel|quelle|quels|quelles)\s+(?:(?:est|sont|etait|etaient|fut|sera)\s+(?:(?:le|la|les)\s+)?)?(\w+)|"
-    r"\bwhich\s+(\w+)|\bwhat\s+(?:is|are|was|were)\s+the\s+(\w+)"
+    r"\b(?:quel|quelle|quels|quelles)\s+(?:(?:est|sont|etait|etaient|fut|furent|sera|seront|a ete|ont ete|avait ete)\s+)?"
+    r"(?:(?:le|la|les|l)\s+)?" + _RANKING_WORDS + r"(\w+)|"
+    r"\bwhich\s+" + _RANKING_WORDS + r"(\w+)|\bwhat\s+(?:is|are|was|were)\s+the\s+" + _RANKING_WORDS + r"(\w+)"
 )
 _NUMERIC_NOUNS = set(
     "annee annees an ans date dates jour jours mois siecle siecles heure heures age nombre nombres montant montants "

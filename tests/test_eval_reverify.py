@@ -52,3 +52,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     (docs / "doc.txt").write_text(TEXT, encoding="utf-8")
     assert reverify.main([str(tmp_path / "nothing"), "--docs", str(docs)]) == 2
     assert "not a readable report" in capsys.readouterr().err
+
+
+def test_calibration_rows_report_abstention_on_their_unanswerable_copies(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "doc.txt").write_text(TEXT, encoding="utf-8")
+    end = TEXT.index(" Elle")
+    rows = [{"question": "Quel jour a eu lieu la visioconférence ?", "answerable": answerable, "raw": "Le 21 janvier [1]",
+             "answer": "Le 21 janvier [1]", "abstained": False, "confidence": 0.99, "answers": ["21 janvier"],
+             "context": [["doc.txt", 0, end, 1.0]]} for answerable in (True, False)]
+    calibration = tmp_path / "calibration.jsonl"
+    calibration.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert reverify.main([str(calibration), "--docs", str(docs)]) == 0
+    out = capsys.readouterr().out
+    assert "re-checked 2, changed 0" in out and "accuracy 1.000 -> 1.000" in out
+    assert "abstention on unanswerable 0.000 -> 0.000" in out

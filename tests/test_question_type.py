@@ -53,3 +53,11 @@ def test_a_when_clause_inside_another_question_does_not_ask_for_a_date():
     assert fits_question_type("1930", "Jusqu'à quand a-t-il travaillé ?")
     assert asks_when("Depuis quand est-il là ?") and asks_when("When did the call take place?")
     assert not asks_when("Who led the team when the coach was ill?")
+
+
+def test_the_noun_asked_for_skips_verbs_articles_and_ranking_words():
+    assert fits_question_type("21", "Quel est le meilleur résultat de Florian Schillinger ?")
+    assert fits_question_type("3 à 1", "Quel a été le score final ?")
+    assert not fits_question_type("2027", "Quel autre gazoduc est en construction ?")
+    assert not fits_question_type("2", "Quelles sont les deux villes reliées ?")
+    assert not fits_question_type("2027", "Which other pipeline is on schedule?")
