@@ -99,10 +99,9 @@ def names_something(claim: str) -> bool:
     return 0 < len(tokens) <= 3 and tokens[0][:1].isupper() and fold(tokens[0]) not in STOPWORDS
 
 
-# "Quel gazoduc…", "quelle est la fonction…", "which pipeline…": the noun the answer must be. Only nouns that can be
-# answered by a bare number ("quelle année", "quel score") accept one.
-# The noun comes after a verb, an article and a word that only ranks or counts it ("quel a été le meilleur résultat",
-# "quelles sont les deux villes", "which other pipeline").
+# "Quel gazoduc…", "quelle est la fonction…", "which pipeline…": the noun the answer must be, after any verb, article
+# and word that only ranks or counts it ("quel a été le meilleur résultat", "which other pipeline"). Only nouns that
+# can be answered by a bare number ("quelle année", "quel score") accept one.
 _RANKING_WORDS = (r"(?:(?:autres?|premiere?s?|derniere?s?|principale?s?|principaux|meilleure?s?|seule?s?|deux|trois|"
                   r"quatre|cinq|other|first|last|main|best|only|two|three)\s+)?")
 _ASKS_WHICH = re.compile(
