@@ -1,7 +1,7 @@
 """`python -m eval.reverify REPORT_DIR|CALIBRATION.jsonl ... --docs DIR`: the answer checks of the working tree
 (`rag.cite.verify` and the confidence gate) run again on the raw answers and passages that a generation report or an
-`eval.calibrate` file stored, without the model. A change to the checks is measured in seconds on hundreds of answers: it prints the rows whose
-answer changes and F1 and answer accuracy before and after.
+`eval.calibrate` file stored, without the model. A change to the checks is measured in seconds on hundreds of
+answers: it prints the rows whose answer changes and F1 and answer accuracy before and after.
 
 Only French answers to questions that are not yes/no are re-checked: English ones went through the pivot's
 translations, and yes/no ones through a second model call, neither of which a report stores. On an unchanged tree
@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for r in checked:
         if r.before != r.after:
-            sign = "+" if f1(r.after, r.golds) > f1(r.before, r.golds) else "-" if f1(r.after, r.golds) < f1(r.before, r.golds) else "="
+            before_f1, after_f1 = f1(r.before, r.golds), f1(r.after, r.golds)
+            sign = "+" if after_f1 > before_f1 else "-" if after_f1 < before_f1 else "="
             print(f"{sign} {r.question[:80]} | {r.before} -> {r.after} | gold {r.golds[:1]}")
     answerable = [r for r in checked if r.answerable]
     unanswerable = [r for r in checked if not r.answerable]

@@ -8,10 +8,8 @@ from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
 from rag.schema import Citation, Passage
-from rag.question_type import (
-    ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type, same_word,
-)
-from rag.textnorm import NUMBER_WORDS, content_words, fold, words
+from rag.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type
+from rag.textnorm import NUMBER_WORDS, content_words, fold, same_word, words
 from rag.wording import source_wording
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")

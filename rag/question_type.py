@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import re
 
-from rag.textnorm import MONTHS, STOPWORDS, fold
-
-
-def same_word(a: str, b: str) -> bool:
-    """Equal folded words, or two of four letters or more sharing their first five ("gazoduc", "gazoducs")."""
-    return a == b or (len(a) >= 4 and len(b) >= 4 and a[:5] == b[:5])
+from rag.textnorm import MONTHS, STOPWORDS, fold, same_word
 
 
 ASKS_QUANTITY = re.compile(r"\b(?:combien|how (?:many|much|long|far|old)|what (?:percentage|number|amount))\b")

@@ -55,6 +55,11 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+def same_word(a: str, b: str) -> bool:
+    """Equal folded words, or two of four letters or more sharing their first five ("gazoduc", "gazoducs")."""
+    return a == b or (len(a) >= 4 and len(b) >= 4 and a[:5] == b[:5])
+
+
 @lru_cache(maxsize=4)
 def _stemmer(language: str):
     try:
