@@ -249,6 +249,8 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     numbers = sorted({s.passage.n for s in sentences})
     if not asks_when(question):  # a year stays a year
         claim = source_wording(claim, [s.text for s in sentences], question)
+        if not fits_question_type(claim, question):  # the source's unit shows what a bare number counted
+            return Verdict("", abstained=True, reason=WRONG_KIND)
     answer = shorten(claim).rstrip()
     marker = "".join(f"[{n}]" for n in numbers)
     if answer.endswith((".", "!", "?", "…")):

@@ -97,3 +97,13 @@ def test_units_alone_do_not_make_a_sentence_relevant():
     zone = "Une zone démilitarisée de 1 300 kilomètres de long patrouillée par des troupes européennes."
     assert not relevant_to(zone, "Combien de kilomètres de long mesure le gazoduc ?")
     assert relevant_to(zone, "Combien de kilomètres de long ferait la zone ?")
+
+
+def test_a_bare_number_is_checked_again_in_the_source_unit():
+    zone = "Une zone démilitarisée de 1 300 kilomètres de long serait patrouillée par des troupes européennes."
+    passages = [Passage(n=1, doc_id="z.txt", chunk_id="c", start=0, end=len(zone), text=zone, score=1.0)]
+    question = "Combien de soldats européens patrouilleraient la zone démilitarisée ?"
+    verdict = verify("1300 [1]", question, passages, {"z.txt": zone})
+    assert verdict.abstained and "kind asked for" in verdict.reason
+    kept = verify("1300 [1]", "Quelle serait la longueur de la zone démilitarisée ?", passages, {"z.txt": zone})
+    assert not kept.abstained and kept.answer.startswith("1 300 kilomètres")

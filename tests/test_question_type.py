@@ -58,6 +58,7 @@ def test_a_when_clause_inside_another_question_does_not_ask_for_a_date():
 def test_the_noun_asked_for_skips_verbs_articles_and_ranking_words():
     assert fits_question_type("21", "Quel est le meilleur résultat de Florian Schillinger ?")
     assert fits_question_type("3 à 1", "Quel a été le score final ?")
+    assert fits_question_type("1 300", "Quelle serait la longueur de la zone ?")
     assert not fits_question_type("2027", "Quel autre gazoduc est en construction ?")
     assert not fits_question_type("2", "Quelles sont les deux villes reliées ?")
     assert not fits_question_type("2027", "Which other pipeline is on schedule?")
