@@ -22,9 +22,11 @@ def _without_article(run, article_id: str):
 def sweep(rows: list[dict], thresholds=THRESHOLDS) -> list[dict]:
     """Per threshold: over-abstention and accuracy on answerable rows, abstention on unanswerable ones. Abstentions
     for other reasons count at every threshold; the confidence gate's own are re-decided."""
+    from rag.cite import UNSURE, unsure
+
     def abstains(row, t):
-        gated = "unsure" in (row["reason"] or "")
-        return (row["abstained"] and not gated) or (row["confidence"] is not None and row["confidence"] < t)
+        gated = (row["reason"] or "").startswith(UNSURE)
+        return (row["abstained"] and not gated) or unsure(row["confidence"], t)
 
     pos = [r for r in rows if r["answerable"]]
     neg = [r for r in rows if not r["answerable"]]

@@ -26,7 +26,7 @@ class Recheck:
 
 def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck | None:
     """The row's raw answer verified again over the passages it was given; None when the row cannot be re-checked."""
-    from rag.cite import verify
+    from rag.cite import unsure, verify
     from rag.polarity import is_yes_no_question
     from rag.schema import Passage
 
@@ -38,9 +38,7 @@ def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck 
     passages = [Passage(n=n, doc_id=doc, chunk_id="", start=start, end=end, text=texts[doc][start:end], score=score)
                 for n, (doc, start, end, score) in enumerate(row["context"], start=1)]
     verdict = verify(raw, row["question"], passages, {p.doc_id: texts[p.doc_id] for p in passages})
-    confidence = row.get("confidence")
-    unsure = confidence is not None and confidence < min_confidence
-    after = None if verdict.abstained or unsure else verdict.answer
+    after = None if verdict.abstained or unsure(row.get("confidence"), min_confidence) else verdict.answer
     before = None if row.get("abstained") else row.get("answer")
     return Recheck(row["question"], before, after, list(row.get("answers") or []), row.get("answerable", True) is not False)
 

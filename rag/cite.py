@@ -40,6 +40,14 @@ class Verdict:
     reason: str = ""
 
 
+UNSURE = "the model was unsure of its answer"  # the confidence gate's reason, which eval.calibrate re-decides
+
+
+def unsure(confidence: float | None, threshold: float) -> bool:
+    """The confidence gate: a confidence under the threshold (None: the backend gives none, so no gate)."""
+    return confidence is not None and confidence < threshold
+
+
 def parse_markers(text: str) -> tuple[str, list[int]]:
     """Answer text without [n] markers, and the numbers cited in order of appearance."""
     cited: list[int] = []

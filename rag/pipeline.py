@@ -14,7 +14,7 @@ from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, verify
+from rag.cite import UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure, verify
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
@@ -177,8 +177,8 @@ class RagPipeline:
         yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
         confidence = self._confidence(raw, answer_language, yes_no_question)
         verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages, source_text)
-        if not verdict.abstained and confidence is not None and confidence < self.settings.min_answer_confidence:
-            verdict = Verdict("", abstained=True, reason=f"the model was unsure of its answer (confidence {confidence:.2f})")
+        if not verdict.abstained and unsure(confidence, self.settings.min_answer_confidence):
+            verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
             verdict = Verdict("", abstained=True, reason=WRONG_KIND)
         yes_no_answer = not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0])
