@@ -100,7 +100,8 @@ def names_something(claim: str) -> bool:
 _RANKING_WORDS = (r"(?:(?:autres?|premiere?s?|derniere?s?|principale?s?|principaux|meilleure?s?|seule?s?|deux|trois|"
                   r"quatre|cinq|other|first|last|main|best|only|two|three)\s+)?")
 _ASKS_WHICH = re.compile(
-    r"\b(?:quel|quelle|quels|quelles)\s+(?:(?:est|sont|etait|etaient|fut|furent|sera|seront|serait|seraient|a ete|ont ete|avait ete)\s+)?"
+    r"\b(?:quel|quelle|quels|quelles)\s+"
+    r"(?:(?:est|sont|etait|etaient|fut|furent|sera|seront|serait|seraient|a ete|ont ete|avait ete)\s+)?"
     r"(?:(?:le|la|les|l)\s+)?" + _RANKING_WORDS + r"(\w+)|"
     r"\bwhich\s+" + _RANKING_WORDS + r"(\w+)|\bwhat\s+(?:is|are|was|were)\s+the\s+" + _RANKING_WORDS + r"(\w+)"
 )
