@@ -256,9 +256,11 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
         return Verdict("", abstained=True, reason=f"not in the cited passages: {', '.join(missing[:5])}")
     numbers = sorted({s.passage.n for s in sentences})
     if not asks_when(question):  # a year stays a year
-        claim = source_wording(claim, [s.text for s in sentences], question)
-        if not fits_question_type(claim, question):  # the source's unit shows what a bare number counted
+        reworded = source_wording(claim, [s.text for s in sentences], question)
+        # Checked again only when reworded: the source's unit shows what a bare number counted.
+        if reworded != claim and not fits_question_type(reworded, question):
             return Verdict("", abstained=True, reason=WRONG_KIND)
+        claim = reworded
     answer = shorten(claim).rstrip()
     marker = "".join(f"[{n}]" for n in numbers)
     if answer.endswith((".", "!", "?", "…")):
