@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from eval.metrics import answer_accurate
-    from eval.runner import open_pipeline
+    from eval.runner import open_pipeline, passage_spans
     from rag.config import Settings
 
     pipeline, _ = open_pipeline(Settings(), args.gold / "docs_par")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                          "reason": answer.abstain_reason, "confidence": answer.confidence,
                          "accurate": answer_accurate(answer.answer, item["answers"]), "answers": item["answers"],
                          # the passages the model read, so that answer checks can be re-run on these rows offline
-                         "context": [[p.doc_id, p.start, p.end, p.score] for p in answer.passages]})
+                         "context": passage_spans(answer.passages)})
     pipeline.retriever.run = retrieve
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     for line in sweep(rows):

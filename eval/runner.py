@@ -68,7 +68,8 @@ def count_relevant(store, item: GoldItem) -> int | None:
     return sum(is_relevant(c.doc_id, c.start, c.end, item.gold_docs, item.gold_spans) for c in chunks)
 
 
-def _retrieved(passages) -> list[list]:
+def passage_spans(passages) -> list[list]:
+    """[[doc_id, start, end, score], ...]: how rows store the passages retrieved or read (eval.reverify reads them)."""
     return [[p.doc_id, p.start, p.end, round(float(p.score), 4)] for p in passages]
 
 
@@ -77,7 +78,7 @@ def retrieval_row(pipeline, item: GoldItem, mode: str, k: int) -> dict:
     passages = pipeline.retrieve(item.question, top_k=k, mode=mode)
     elapsed = (time.perf_counter() - started) * 1000
     relevance = relevance_of(passages, item)
-    return {**_base_row(item), "mode": mode, "retrieved": _retrieved(passages), "relevance": relevance,
+    return {**_base_row(item), "mode": mode, "retrieved": passage_spans(passages), "relevance": relevance,
             "n_relevant": count_relevant(pipeline.store, item),
             "first_relevant_rank": next((i for i, r in enumerate(relevance, start=1) if r), None),
             "timings_ms": {"retrieve": round(elapsed, 2)}}
@@ -100,7 +101,7 @@ def generation_row(pipeline, item: GoldItem, options: RunOptions) -> dict:
         abstain_reason=getattr(answer, "abstain_reason", None), raw_answer=getattr(answer, "raw_answer", None),
         confidence=getattr(answer, "confidence", None),
         citations=[c.model_dump() for c in answer.citations],
-        context=_retrieved(answer.passages), context_relevance=relevance_of(answer.passages, item),
+        context=passage_spans(answer.passages), context_relevance=relevance_of(answer.passages, item),
         timings_ms=answer.timings_ms.model_dump(),
         tokens_per_second=getattr(usage, "tokens_per_second", None) or None,
         completion_tokens=getattr(usage, "completion_tokens", None),
