@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
+from rag.numbers import number_keys
 from rag.schema import Citation, Passage
 from rag.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type
 from rag.textnorm import NUMBER_WORDS, content_words, fold, same_word, words
@@ -20,7 +21,6 @@ _ABSTAIN = re.compile(
     r"no information|do(?:es)? not (?:contain|mention|say|specify|provide|give)|cannot be determined",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d+(?:[ \u00a0\u202f.,]\d{3})*(?:[.,]\d+)?")
 # English spellings of words the French sources write differently, for the grounding check.
 _EN_FR = {
     "january": "janvier", "february": "fevrier", "march": "mars", "april": "avril", "may": "mai", "june": "juin",
@@ -63,13 +63,9 @@ def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
 
 
-def _number_key(token: str) -> str:
-    return re.sub(r"[ \u00a0\u202f.,]", "", token)
-
-
 def key_terms(answer: str) -> tuple[list[str], list[str]]:
     """Numbers and proper names in the answer: the content a grounding check must find in the sources."""
-    numbers = [_number_key(n) for n in _NUMBER.findall(answer)]
+    numbers = number_keys(answer)
     names = []
     for match in re.finditer(r"[^\W\d_]+", answer):
         word = match.group()
@@ -94,9 +90,9 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     """Key terms of the answer found neither in the evidence nor in the question (which the user supplied)."""
     numbers, names = key_terms(answer)
     folded_evidence = set(re.findall(r"\w+", fold(evidence)))
-    evidence_numbers = {_number_key(n) for n in _NUMBER.findall(evidence)}
+    evidence_numbers = set(number_keys(evidence))
     evidence_numbers |= {str(NUMBER_WORDS[w]) for w in folded_evidence if w in NUMBER_WORDS}
-    question_numbers = {_number_key(n) for n in _NUMBER.findall(question)}
+    question_numbers = set(number_keys(question))
     evidence_words = folded_evidence | set(re.findall(r"\w+", fold(question)))
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
     missing += [w for w in names if not _similar(w, evidence_words)]

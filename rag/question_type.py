@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from rag.numbers import only_numbers
 from rag.textnorm import MONTHS, STOPWORDS, fold, same_word
 
 
@@ -116,14 +117,13 @@ _NUMERIC_NOUNS = set(
     "ranking rank percentage share rate figure value duration weight speed capacity sum salary depth level period "
     "decade season quantity".split()
 )
-_BARE_NUMBER = re.compile(r"[\d\s.,%\u00a0\u202f]*\d[\d\s.,%\u00a0\u202f]*")
 
 
 def _number_for_a_thing(claim: str, asked: str) -> bool:
     """A bare number answering "quel <noun>" where the noun is not a quantity or a time ("quel gazoduc" -> "2027")."""
     which = _ASKS_WHICH.search(asked)
     noun = which and next(g for g in which.groups() if g)
-    return bool(noun) and noun not in _NUMERIC_NOUNS and bool(_BARE_NUMBER.fullmatch(claim.strip(" .")))
+    return bool(noun) and noun not in _NUMERIC_NOUNS and only_numbers(claim.strip(" ."))
 
 
 def fits_question_type(claim: str, question: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from rag.generate import Generator
+from rag.numbers import number_keys
 
 _SYSTEM = "Translate the user's question into French. Output only the French question, nothing else."
 _EXAMPLES = (
@@ -57,9 +58,5 @@ def translate_answer(generator: Generator, french: str, max_tokens: int = 64) ->
     text = generator.generate(answer_translation_messages(french), max_tokens, stop=["\n"]).text.strip()
     if not text or len(text) > 3 * len(french) + 20:
         return None
-    return text if _numbers(text) == _numbers(french) else None
+    return text if sorted(number_keys(text)) == sorted(number_keys(french)) else None
 
-
-def _numbers(text: str) -> list[str]:
-    """The numbers of a text whatever the thousands separator: "1 300" (French) and "1,300" (English) are one."""
-    return sorted(re.findall(r"\d+", re.sub(r"(?<=\d)[ ,.\u00a0\u202f](?=\d{3}\b)", "", text)))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
+from rag.numbers import INTEGER
 from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold, strip_accents
 
-_BARE_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+")
 # What follows a number in a sentence: an optional multiplier and "de", then the word it counts.
 _COUNTED_AFTER = re.compile(
     r"[ \u00a0\u202f]+((?:(?:millions?|milliards?|mille|billions?|thousands?|hundreds?)[ \u00a0\u202f]+)?"
@@ -25,7 +25,7 @@ _NOT_COUNTED = MONTHS | set(
 
 def _occurrences(number: int, sentence: str) -> list[tuple[int, int]]:
     """Where the sentence writes `number`: in digits first, then spelled ("douze", "septième")."""
-    spans = [m.span() for m in _BARE_NUMBER.finditer(sentence) if int(re.sub(r"\D", "", m.group())) == number]
+    spans = [m.span() for m in INTEGER.finditer(sentence) if int(re.sub(r"\D", "", m.group())) == number]
     plain = strip_accents(sentence).lower()
     if len(plain) != len(sentence):  # offsets must stay those of the sentence
         return spans
@@ -50,7 +50,7 @@ def source_wording(claim: str, sentences: list[str], question: str) -> str:
     number occurs more than once, the occurrence that counts a noun of the question wins ("deux centrales" for
     "combien de centrales", not the "2" of "Power of Siberia 2"), then one in digits as the model wrote it."""
     stripped = claim.strip().rstrip(".")
-    if not _BARE_NUMBER.fullmatch(stripped):
+    if not INTEGER.fullmatch(stripped):
         return claim
     number = int(re.sub(r"\D", "", stripped))
     asked = {w[:5] for w in content_words(question)}
