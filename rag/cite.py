@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from difflib import SequenceMatcher
 
 from index.sentences import sentence_spans
@@ -97,6 +98,28 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
     missing += [w for w in names if not _similar(w, evidence_words)]
     return missing
+
+
+@lru_cache(maxsize=64)
+def _document_words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", fold(text)))
+
+
+def unmentioned_names(question: str, documents: list[str], asked_as: str | None = None) -> list[str]:
+    """The question's names ("Bruce Nauman") when the documents mention none of them: an answer drawn from them is
+    about something else. Empty when the question names nothing or one of its names is found.
+    For a translated question, `asked_as` is the user's own wording: only names found in both count, since a proper
+    name survives translation ("Putin", "Poutine") and a capitalised common word ("Far East") does not."""
+    _, names = key_terms(question)
+    if asked_as is not None:
+        own = set(key_terms(asked_as)[1])
+        names = [name for name in names if _similar(name, own)]
+    if not names:
+        return []
+    document_words = frozenset().union(*map(_document_words, documents))
+    missing = [name for name in names if not _similar(name, document_words)]
+    # One name found is enough: a paragraph may call its subject "elle", and a question may misspell one name.
+    return missing if len(missing) == len(names) else []
 
 
 def _echoes(word: str, question_word: str) -> bool:
@@ -230,11 +253,17 @@ def _yes_no_verdict(claim: str, question: str, passages: list[Passage], cited: l
     return Verdict(f"{claim} [{sentences[0].passage.n}].", to_citations(sentences, source_text))
 
 
-def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str]) -> Verdict:
+def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str],
+           asked_as: str | None = None) -> Verdict:
+    """The checked answer, or an abstention with its reason. `asked_as`: the user's question when `question` is
+    its translation."""
     claim, cited = parse_markers(raw)
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
     if not claim or is_abstention(claim):
         return Verdict("", abstained=True, reason="the model found no answer in the passages")
+    unnamed = unmentioned_names(question, [source_text[d] for d in dict.fromkeys(p.doc_id for p in passages)], asked_as)
+    if unnamed:
+        return Verdict("", abstained=True, reason=f"the documents never mention {', '.join(unnamed[:3])}")
     if is_yes_no(claim):
         return _yes_no_verdict(claim.rstrip(".!"), question, passages, cited, source_text)
     if not adds_content(claim, question):

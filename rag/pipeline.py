@@ -176,7 +176,8 @@ class RagPipeline:
         source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
         yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
         confidence = self._confidence(raw, answer_language, yes_no_question)
-        verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages, source_text)
+        verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages, source_text,
+                         asked_as=question if asked != question else None)
         if not verdict.abstained and unsure(confidence, self.settings.min_answer_confidence):
             verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):

@@ -1,4 +1,4 @@
-from rag.cite import adds_content, key_terms, parse_markers, relevant_to, ungrounded_terms, verify
+from rag.cite import adds_content, key_terms, parse_markers, relevant_to, ungrounded_terms, unmentioned_names, verify
 from rag.schema import Passage
 
 TEXT = (
@@ -64,8 +64,8 @@ def test_verify_abstains_on_invented_numbers_and_on_refusals():
 
 
 def test_an_echo_of_the_question_is_no_answer():
-    question = "À quelle date Trump et Poutine se sont-ils parlé au téléphone ?"
-    verdict = verify("Trump et Poutine se sont parlé au téléphone [1].", question, _passages(), {"d.txt": TEXT})
+    question = "À quelle date Moscou et Pékin ont-ils signé un accord ?"
+    verdict = verify("Moscou et Pékin ont signé un accord [1].", question, _passages(), {"d.txt": TEXT})
     assert verdict.abstained and "repeats" in verdict.reason
     assert not verify("En février 2023 [1].", "Quand l'accord a-t-il été signé ?", _passages(), {"d.txt": TEXT}).abstained
 
@@ -107,3 +107,26 @@ def test_a_bare_number_is_checked_again_in_the_source_unit():
     assert verdict.abstained and "kind asked for" in verdict.reason
     kept = verify("1300 [1]", "Quelle serait la longueur de la zone démilitarisée ?", passages, {"z.txt": zone})
     assert not kept.abstained and kept.answer.startswith("1 300 kilomètres")
+
+
+def test_an_answer_from_documents_that_never_name_the_question_subject_is_refused():
+    question = "Quand Bruce Nauman a-t-il signé l'accord ?"
+    verdict = verify("En février 2023 [1]", question, _passages(), {"d.txt": TEXT})
+    assert verdict.abstained and verdict.reason == "the documents never mention bruce, nauman"
+    # the same answer to a question naming what the document names passes this check
+    assert not verify("En février 2023 [1]", "Quand Moscou a-t-il signé l'accord ?", _passages(), {"d.txt": TEXT}).abstained
+
+
+def test_one_name_found_is_enough_and_the_whole_document_counts():
+    document = "Clelia Mosher est médecin. " + TEXT
+    assert unmentioned_names("Que fait Clelia Mosher ?", [document]) == []
+    assert unmentioned_names("Que fait le Dr Mosher à Pékin ?", [TEXT]) == []  # "Pékin" is there
+    assert unmentioned_names("Que fait Clelia Mosher ?", [TEXT]) == ["clelia", "mosher"]
+    assert unmentioned_names("Que signe-t-on en 2023 ?", [TEXT]) == []  # no name, nothing to check
+
+
+def test_a_translated_question_is_checked_on_the_names_that_survived_translation():
+    # "Extrême-Orient" translates "Far East": a capitalised phrase, not a name the user wrote
+    assert unmentioned_names("Quand le gazoduc de l'Extrême-Orient ouvrira-t-il ?", [TEXT],
+                             asked_as="When will the Far East pipeline open?") == []
+    assert unmentioned_names("Quand Poutine a-t-il signé ?", [TEXT], asked_as="When did Putin sign?") == ["poutine"]
