@@ -42,6 +42,7 @@ class Verdict:
 
 
 UNSURE = "the model was unsure of its answer"  # the confidence gate's reason, which eval.calibrate re-decides
+UNNAMED = "the documents never mention"  # nothing there is about what the question names: no sentence may stand in
 
 
 def unsure(confidence: float | None, threshold: float) -> bool:
@@ -263,7 +264,7 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
         return Verdict("", abstained=True, reason="the model found no answer in the passages")
     unnamed = unmentioned_names(question, [source_text[d] for d in dict.fromkeys(p.doc_id for p in passages)], asked_as)
     if unnamed:
-        return Verdict("", abstained=True, reason=f"the documents never mention {', '.join(unnamed[:3])}")
+        return Verdict("", abstained=True, reason=f"{UNNAMED} {', '.join(unnamed[:3])}")
     if is_yes_no(claim):
         return _yes_no_verdict(claim.rstrip(".!"), question, passages, cited, source_text)
     if not adds_content(claim, question):

@@ -14,7 +14,8 @@ from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.cite import UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure, verify
+from rag.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
+                      verify)
 from rag.config import Settings
 from rag.evidence import EvidenceSelector
 from rag.generate import Generator, GenerationStats, make_generator
@@ -187,7 +188,7 @@ class RagPipeline:
             verdict = self._rejudge_yes_no(asked, verdict, answer_language)
         best = max(passages, key=lambda p: p.score, default=None)
         if verdict.abstained and raw and not is_abstention(raw) and best and confidence is None \
-                and self._fallback_allowed(queries, best):
+                and not verdict.reason.startswith(UNNAMED) and self._fallback_allowed(queries, best):
             verdict = extractive_answer(best, source_text)
         text = style_for(language).unknown if verdict.abstained else verdict.answer
         if pivot and yes_no_answer:
