@@ -59,4 +59,3 @@ def translate_answer(generator: Generator, french: str, max_tokens: int = 64) ->
     if not text or len(text) > 3 * len(french) + 20:
         return None
     return text if sorted(number_keys(text)) == sorted(number_keys(french)) else None
-
