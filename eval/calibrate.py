@@ -40,20 +40,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__)
     parser.add_argument("--gold", type=Path, default=Path("../shared/eval/piaf-dev"),
                         help="folder with qa.jsonl ({question, answers, article_id}) and docs_par/")
+    parser.add_argument("--docs", type=Path, default=None,
+                        help="documents folder whose file names start with the article id (default: GOLD/docs_par; "
+                             "GOLD/docs_art holds whole articles)")
     parser.add_argument("--n", type=int, default=40, help="questions to sample (each is asked twice)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("calibration.jsonl"))
     args = parser.parse_args(argv)
     qa = args.gold / "qa.jsonl"
-    if not qa.is_file() or not (args.gold / "docs_par").is_dir():
-        print(f"error: {args.gold} needs qa.jsonl and docs_par/", file=sys.stderr)
+    docs = args.docs or args.gold / "docs_par"
+    problem = f"{qa} not found" if not qa.is_file() else None if docs.is_dir() else f"{docs} is not a folder"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
 
     from eval.metrics import answer_accurate
     from eval.runner import open_pipeline, passage_spans
     from rag.config import Settings
 
-    pipeline, _ = open_pipeline(Settings(), args.gold / "docs_par")
+    pipeline, _ = open_pipeline(Settings(), docs)
     pipeline.warm_up()
     items = [json.loads(line) for line in qa.read_text(encoding="utf-8").splitlines() if line.strip()]
     random.Random(args.seed).shuffle(items)
