@@ -91,11 +91,11 @@ def _similar(word: str, candidates: set[str]) -> bool:
 def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     """Key terms of the answer found neither in the evidence nor in the question (which the user supplied)."""
     numbers, names = key_terms(answer)
-    folded_evidence = set(re.findall(r"\w+", fold(evidence)))
+    folded_evidence = set(words(evidence))
     evidence_numbers = set(number_keys(evidence))
     evidence_numbers |= {str(NUMBER_WORDS[w]) for w in folded_evidence if w in NUMBER_WORDS}
     question_numbers = set(number_keys(question))
-    evidence_words = folded_evidence | set(re.findall(r"\w+", fold(question)))
+    evidence_words = folded_evidence | set(words(question))
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
     missing += [w for w in names if not _similar(w, evidence_words)]
     return missing
@@ -103,7 +103,7 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _document_words(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"\w+", fold(text)))
+    return frozenset(words(text))
 
 
 def unmentioned_names(question: str, documents: list[str], asked_as: str | None = None) -> list[str]:
