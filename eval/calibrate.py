@@ -49,9 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     qa = args.gold / "qa.jsonl"
     docs = args.docs or args.gold / "docs_par"
-    problem = f"{qa} not found" if not qa.is_file() else None if docs.is_dir() else f"{docs} is not a folder"
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
+    if not qa.is_file() or not docs.is_dir():
+        print(f"error: {qa} not found" if not qa.is_file() else f"error: {docs} is not a folder", file=sys.stderr)
         return 2
 
     from eval.metrics import answer_accurate
