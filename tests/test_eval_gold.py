@@ -10,22 +10,42 @@ from eval.dataset import DatasetError, load_docs, load_gold, resolve, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "eval" / "gold" / "seed_gold.jsonl"
+TEST_SPLIT = ROOT / "eval" / "gold" / "seed_test.jsonl"
 ARTICLE = ROOT / "seeds" / "000_c35498bb09d10278.txt"
 
 
-@pytest.fixture(scope="module")
-def seed_items():
-    items = load_gold(GOLD)
-    return resolve(items, load_docs(ROOT / "seeds"))
+def _items(path):
+    return resolve(load_gold(path), load_docs(ROOT / "seeds"))
 
 
-def test_seed_gold_covers_what_the_issue_asks(seed_items):
-    langs = Counter(i.lang for i in seed_items)
-    unanswerable = [i for i in seed_items if not i.answerable]
-    assert len(seed_items) >= 60 and langs["fr"] >= 35 and langs["en"] >= 15
+@pytest.fixture(scope="module", params=[GOLD, TEST_SPLIT], ids=["dev", "test"])
+def seed_items(request):
+    return _items(request.param)
+
+
+def test_seed_gold_covers_what_the_issue_asks():
+    items = _items(GOLD)
+    langs = Counter(i.lang for i in items)
+    unanswerable = [i for i in items if not i.answerable]
+    assert len(items) >= 60 and langs["fr"] >= 35 and langs["en"] >= 15
     assert len(unanswerable) >= 10 and {i.lang for i in unanswerable} == {"fr", "en"}
-    assert sum(len(i.evidence) >= 2 for i in seed_items) >= 4  # answers spanning two sentences
-    assert all(i.type for i in seed_items)
+    assert sum(len(i.evidence) >= 2 for i in items) >= 4  # answers spanning two sentences
+    assert all(i.type for i in items)
+
+
+def test_seed_test_split_covers_what_the_issue_asks():
+    """The frozen test split: new questions, with the kinds of question the dev split missed."""
+    items = _items(TEST_SPLIT)
+    langs = Counter(i.lang for i in items)
+    assert len(items) >= 60 and langs["en"] >= 20
+    assert sum(not i.answerable for i in items) >= 15
+    assert sum(i.type == "yesno" and i.answers[0] in ("non", "no") for i in items) >= 3
+    title, lead = ARTICLE.read_text(encoding="utf-8").splitlines()[:2]
+    assert any(e in title for i in items for e in i.evidence)
+    assert any(e in lead for i in items for e in i.evidence)
+    assert sum(i.type == "date" and any(ch.isdigit() for ch in i.answers[0]) for i in items) >= 5
+    dev_questions = {i.question.lower() for i in _items(GOLD)}
+    assert not any(i.question.lower() in dev_questions for i in items)
 
 
 def test_every_evidence_string_occurs_verbatim_in_the_article(seed_items):
