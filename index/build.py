@@ -7,6 +7,7 @@ from pathlib import Path
 from index.chunk import ChunkerConfig, SentenceChunker
 from index.embed import Embedder
 from index.ingest import Document, load_documents
+from index.sentence_index import chunk_sentence_spans
 from index.store import IndexStore, write_lock
 
 
@@ -66,7 +67,11 @@ class Indexer:
             for doc in _progress(todo, progress, "Embedding"):
                 chunks = chunker.run(doc)
                 vectors = self.embedder.embed([c.text for c in chunks])
-                store.upsert(doc.doc_id, doc.sha256, doc.text, doc.source, chunks, vectors)
+                spans, sentence_vectors = [], None
+                if store.manifest.sentences:
+                    spans = chunk_sentence_spans(chunks)
+                    sentence_vectors = self.embedder.embed([doc.text[s:e] for s, e in spans])
+                store.upsert(doc.doc_id, doc.sha256, doc.text, doc.source, chunks, vectors, spans, sentence_vectors)
                 report.chunks_written += len(chunks)
             if todo or report.deleted or not IndexStore.exists(self.index_dir):
                 store.save()

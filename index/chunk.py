@@ -62,6 +62,9 @@ class SentenceChunker:
             while j < len(units) and (j == i or used + units[j][2] <= self.config.max_tokens):
                 used += units[j][2]
                 j += 1
+            # Sentence counts need not add up (a sentencepiece tokenizer may split the joined text differently).
+            while j - i > 1 and self.count_tokens(text[units[i][0]:units[j - 1][1]]) > self.config.max_tokens:
+                j -= 1
             start, end = units[i][0], units[j - 1][1]
             piece = text[start:end]
             chunks.append(Chunk(make_chunk_id(document.doc_id, start, piece), document.doc_id, start, end, piece))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chunk import Chunk
+from index.sentence_index import SentenceIndex
 from index.vectors import VectorIndex
 
 FORMAT_VERSION = 1
@@ -42,6 +43,9 @@ class Manifest:
     chunker: dict
     format_version: int = FORMAT_VERSION
     next_id: int = 0
+    # Whether every document's sentence vectors are stored (index/sentence_index.py). Indexes written before they
+    # existed say False: they keep working, and evidence selection embeds their sentences per question.
+    sentences: bool = False
 
     def check_compatible(self, embedder: str, dimension: int, chunker: dict, where: Path) -> None:
         if self.format_version != FORMAT_VERSION:
@@ -73,6 +77,7 @@ class IndexStore:
         self.docs: dict[str, DocRecord] = {}
         self.chunks: dict[int, Chunk] = {}
         self.vectors = VectorIndex(manifest.dimension)
+        self.sentences = SentenceIndex(manifest.dimension)
         self.generation = 0
 
     # ---- opening -------------------------------------------------------------------------------------------------
@@ -103,6 +108,8 @@ class IndexStore:
                 chunk_number = row.pop("id")
                 store.chunks[chunk_number] = Chunk(**row)
         store.vectors = VectorIndex.read(gen_dir / "vectors.faiss", manifest.dimension)
+        if manifest.sentences:
+            store.sentences = SentenceIndex.read(gen_dir, manifest.dimension)
         return store
 
     @classmethod
@@ -111,7 +118,7 @@ class IndexStore:
             store = cls.open(root)
             store.manifest.check_compatible(embedder, dimension, chunker, Path(root))
             return store
-        return cls(Path(root), Manifest(embedder=embedder, dimension=dimension, chunker=chunker))
+        return cls(Path(root), Manifest(embedder=embedder, dimension=dimension, chunker=chunker, sentences=True))
 
     # ---- reading ---------------------------------------------------------------------------------------------------
     def text_of(self, doc_id: str) -> str:
@@ -128,11 +135,17 @@ class IndexStore:
         rec = self.docs.get(doc_id)
         return rec is not None and rec.sha256 == sha256
 
-    def upsert(self, doc_id: str, sha256: str, text: str, source: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Add a document or replace its chunks; other documents' vectors are untouched."""
+    def upsert(self, doc_id: str, sha256: str, text: str, source: str, chunks: list[Chunk], vectors: np.ndarray,
+               sentence_spans: list[tuple[int, int]] = (), sentence_vectors: np.ndarray | None = None) -> None:
+        """Add a document or replace its chunks (and, where the index keeps them, its sentence vectors); other
+        documents' vectors are untouched."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk expected")
+        if self.manifest.sentences and sentence_vectors is None:
+            raise ValueError("this index keeps sentence vectors: give them with the chunks")
         self.delete(doc_id)
+        if self.manifest.sentences:
+            self.sentences.add(doc_id, list(sentence_spans), sentence_vectors)
         ids = list(range(self.manifest.next_id, self.manifest.next_id + len(chunks)))
         self.manifest.next_id += len(chunks)
         self.vectors.add(np.asarray(ids, dtype=np.int64), vectors)
@@ -144,6 +157,7 @@ class IndexStore:
         if rec is None:
             return False
         self.vectors.remove(rec.chunk_ids)
+        self.sentences.remove(doc_id)
         for i in rec.chunk_ids:
             self.chunks.pop(i, None)
         return True
@@ -164,6 +178,8 @@ class IndexStore:
                 for i, chunk in self.chunk_rows():
                     fh.write(json.dumps({"id": i, **chunk.to_dict()}, ensure_ascii=False) + "\n")
             self.vectors.write(tmp / "vectors.faiss")
+            if self.manifest.sentences:
+                self.sentences.write(tmp)
             for f in tmp.iterdir():
                 _fsync(f)
             os.rename(tmp, self.root / name)

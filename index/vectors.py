@@ -48,6 +48,14 @@ class VectorIndex:
         if ids:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
+    def reconstruct(self, i: int) -> np.ndarray:
+        """The stored vector of id `i` (an exact index keeps an id map; IVF builds one on first use)."""
+        try:
+            return self._index.reconstruct(int(i))
+        except RuntimeError:
+            _faiss().extract_index_ivf(self._index).make_direct_map()
+            return self._index.reconstruct(int(i))
+
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.size == 0 or k <= 0:
             return []

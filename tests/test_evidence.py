@@ -41,7 +41,9 @@ def test_sentence_of_the_asked_type_wins_a_near_tie(embedder):
     bm25.build([(0, chunk)])
     hits = [RetrievedChunk(0, chunk, 1.0)]
     question = "Quel jour Poutine a-t-il accueilli les propos de Trump ?"
-    typed = EvidenceSelector(embedder, bm25).run(question, hits, limit=2)
+    selector = EvidenceSelector(embedder, bm25)
+    typed = selector.run(question, hits, limit=2)
     untyped = EvidenceSelector(embedder, bm25, type_weight=0.0).run(question, hits, limit=2)
     assert "20 janvier" in typed[0].text
-    assert typed[0].score - untyped[[p.text for p in untyped].index(typed[0].text)].score == pytest.approx(0.2, abs=1e-3)
+    bonus = typed[0].score - untyped[[p.text for p in untyped].index(typed[0].text)].score
+    assert bonus == pytest.approx(selector.type_weight, abs=1e-3)

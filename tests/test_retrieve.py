@@ -7,7 +7,8 @@ import pytest
 
 from index.chunk import Chunk
 from rag.config import Settings
-from rag.retrieve import BM25Index, CharNgramIndex, HybridRetriever, reciprocal_rank_fusion, score_fusion
+from rag.retrieve import (BM25Index, CharNgramIndex, HybridRetriever, reciprocal_rank_fusion, score_fusion,
+                          sentence_ranking)
 from rag.textnorm import TERM_PREFIX, char_ngrams, stems, terms
 
 
@@ -58,17 +59,18 @@ def test_small_rrf_k_keeps_bm25_top_and_dense_breaks_ties():
     assert order[:2] == [1, 2] and 9 in order
 
 
-def test_default_settings_fit_the_embedder_window():
+def test_default_settings_fit_the_embedder_window(embedder):
     s = Settings(_env_file=None)
-    assert s.chunk_tokens + 2 <= 256  # all-MiniLM-L6-v2 reads 256 word-pieces, [CLS] and [SEP] included
+    assert s.embedder == embedder.name and s.chunk_tokens <= embedder.max_tokens  # chunks are read whole
     assert s.chunk_overlap_tokens < s.chunk_tokens
-    assert (s.fusion, s.rrf_k, s.rrf_dense_weight, s.char_ngram_weight, s.char_ngram_size) == ("scores", 2, 0.2, 0.5, 4)
+    assert (s.fusion, s.rrf_dense_weight, s.sentence_weight, s.char_ngram_weight) == ("scores", 0.75, 1.0, 0.75)
 
 
 class _FakeStore:
     def __init__(self, texts: list[str], vectors: np.ndarray):
         self.chunks = {i: _chunk(i, t) for i, t in enumerate(texts)}
         self.vectors = vectors
+        self.sentences = []  # no stored sentence vectors: the sentence channel stays off
 
     def chunk_rows(self):
         return list(self.chunks.items())
@@ -85,7 +87,7 @@ class _FakeEmbedder:
     def warm_up(self):
         pass
 
-    def embed(self, texts):
+    def embed_queries(self, texts):
         return np.stack([self.vector] * len(texts))
 
 
@@ -96,7 +98,6 @@ def test_hybrid_run_keeps_lexical_top_and_adds_dense_recall():
     vectors = np.eye(3, dtype=np.float32)
     store = _FakeStore(texts, vectors)
     retriever = HybridRetriever(store, _FakeEmbedder(vectors[2]), candidates=3)
-    assert (retriever.rrf_k, retriever.dense_weight, retriever.fusion) == (2, 0.2, "scores")
     hits = retriever.run("Quel traité fonde la colonie du Cap ?", 3)
     assert [h.id for h in hits][:2] == [0, 2]  # BM25's best first, the dense-only match next
     assert hits[0].bm25 and hits[1].bm25 is None and hits[1].dense == 1.0
@@ -119,13 +120,24 @@ def test_char_ngram_index_matches_where_stems_differ():
 
 def test_score_fusion_keeps_a_clear_lead_and_floors_cut_rankings():
     bm25 = [(1, 10.0), (2, 9.0)]  # relative: divided by the best score; fewer than depth, so unlisted items get 0
-    dense = [(2, 0.5), (3, 0.4), (4, 0.3)]  # cosines as they are; cut at depth 3, so unlisted items get 0.3
-    fused = score_fusion([bm25, dense], [1.0, 0.2], [True, False], depth=3)
-    assert fused[1] == pytest.approx(1.0 + 0.2 * 0.3)
-    assert fused[2] == pytest.approx(0.9 + 0.2 * 0.5)
-    assert fused[3] == pytest.approx(0.2 * 0.4)
-    assert max(fused, key=fused.get) == 1
-    assert score_fusion([[], dense], [1.0, 0.2], [True, False], depth=5) == pytest.approx({2: 0.1, 3: 0.08, 4: 0.06})
+    dense = [(2, 0.9), (3, 0.85), (4, 0.8)]  # cosines, min-max normalised over the listed items: unlisted get 0
+    fused = score_fusion([bm25, dense], [1.0, 0.5], [True, False], depth=3)
+    assert fused[1] == pytest.approx(1.0)
+    assert fused[2] == pytest.approx(0.9 + 0.5 * 1.0)
+    assert fused[3] == pytest.approx(0.5 * 0.5)
+    assert max(fused, key=fused.get) == 2
+    cut = score_fusion([[(1, 10.0), (2, 5.0)], [(3, 0.9)]], [1.0, 0.5], [True, False], depth=2)
+    assert cut[3] == pytest.approx(0.5 + 0.5)  # BM25 was cut at depth 2: item 3 scores at most its lowest, 5/10
+    assert score_fusion([[], dense], [1.0, 0.5], [True, False], depth=5) == pytest.approx({2: 0.5, 3: 0.25, 4: 0.0})
+
+
+def test_sentence_channel_scores_a_chunk_by_its_best_sentence(pipeline):
+    store = pipeline.retriever.store
+    query = pipeline.embedder.embed_queries(["Quand l'approvisionnement via le gazoduc doit-il débuter ?"])[0]
+    ranking = sentence_ranking(store, query, depth=3)
+    best = store.chunks[ranking[0][0]]
+    assert "devrait débuter en 2027" in best.text
+    assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True) and len(ranking) <= 3
 
 
 def test_hybrid_char_channel_only_for_queries_in_the_index_language():
