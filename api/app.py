@@ -138,7 +138,7 @@ def _openapi_for(app: FastAPI, settings: Settings):
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = with_limits(build(), settings.max_question_chars, settings.max_top_k)
+            schema = with_limits(build(), settings.max_question_chars, settings.max_top_k, settings.chat_turns)
             if not settings.api_keys:
                 for operations in schema.get("paths", {}).values():
                     for operation in operations.values():
