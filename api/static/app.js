@@ -2,6 +2,7 @@
 // that open the source view, the API key prompt, and the server's readiness. Every text from the server or a
 // document is put in the page as text (textContent, text nodes), never parsed as HTML.
 import { ApiError, getJSON, onKeyNeeded, readEvents, request } from "./api.js";
+import { button, el } from "./dom.js";
 import { openDocuments, refreshDocuments } from "./documents.js";
 import { num, t, translatePage } from "./i18n.js";
 import { openSource } from "./source.js";
@@ -18,13 +19,6 @@ let history = []; // finished turns: {question, answer, rewritten_question}
 let maxTurns = 3; // RAG_CHAT_TURNS, read from the spec's maxItems
 let asking = null; // the AbortController of the answer being written
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
 function showNotice(text, kind = "info") {
   notice.textContent = text;
   notice.className = `notice ${kind}`;
@@ -33,15 +27,13 @@ function showNotice(text, kind = "info") {
 
 // ---- one turn ------------------------------------------------------------------------------------------------------
 function chip(citation) {
-  const node = el("button", "chip", String(citation.n));
-  node.type = "button";
+  const node = button(String(citation.n), "chip", () => openSource(citation.doc_id, citation.start, citation.end, node));
   node.dataset.n = citation.n;
   node.dataset.docId = citation.doc_id;
   node.dataset.start = citation.start;
   node.dataset.end = citation.end;
   node.setAttribute("aria-label", t("openSource", { n: citation.n, doc: citation.doc_id, start: citation.start, end: citation.end }));
   node.title = citation.doc_id;
-  node.addEventListener("click", () => openSource(citation.doc_id, citation.start, citation.end, node));
   return node;
 }
 
@@ -103,10 +95,8 @@ class TurnView {
     const listed = el("ol");
     for (const p of passages) {
       const item = el("li");
-      const open = el("button", "passage-open", `${p.doc_id} [${p.start}:${p.end}]`);
-      open.type = "button";
+      const open = button(`${p.doc_id} [${p.start}:${p.end}]`, "passage-open", () => openSource(p.doc_id, p.start, p.end, open));
       open.setAttribute("aria-label", t("openPassage", { n: p.n, doc: p.doc_id }));
-      open.addEventListener("click", () => openSource(p.doc_id, p.start, p.end, open));
       item.append(el("span", "n", `${p.n}`), open, el("p", "passage-text", p.text));
       listed.append(item);
     }

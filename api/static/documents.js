@@ -1,6 +1,7 @@
 // The documents panel: the list (count, size, chunks), uploads by drag-and-drop or file picker with a progress
 // state while the server indexes, the server's reason when one is refused, and deletion after a confirmation.
 import { documentPath, getJSON, request } from "./api.js";
+import { button, el } from "./dom.js";
 import { count, num, sizeOf, t } from "./i18n.js";
 import { forgetDocuments, openSource } from "./source.js";
 
@@ -12,20 +13,6 @@ const badge = document.getElementById("documents-count");
 const uploads = document.getElementById("uploads");
 const input = document.getElementById("file-input");
 const zone = document.getElementById("drop-zone");
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
-function button(label, className, onClick) {
-  const node = el("button", className, label);
-  node.type = "button";
-  node.addEventListener("click", onClick);
-  return node;
-}
 
 function row(doc) {
   const item = el("li", "document");
