@@ -2,7 +2,8 @@
 /readyz turns 200 when the models are loaded and the index is open (readiness).
 
 Routes: api/routes_ask.py (/v1/ask, /v1/search), api/routes_documents.py (/v1/documents), api/openai_compat.py
-(/v1/chat/completions, /v1/models); here: health, metrics, errors, logging and the app itself.
+(/v1/chat/completions, /v1/models), api/web.py (the web page at /); here: health, metrics, errors, logging and the
+app itself.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import openai_compat, routes_ask, routes_documents
+from api import openai_compat, routes_ask, routes_documents, web
 from api.deps import get_metrics, get_state
 from api.metrics import CONTENT_TYPE_LATEST, Metrics, ObservabilityMiddleware, configure_logging
 from api.schemas import Health, Readiness, with_limits
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_ask.router, tags=["questions"])
     app.include_router(routes_documents.router)
     app.include_router(openai_compat.router)
+    app.add_api_route("/", web.page, methods=["GET", "HEAD"], include_in_schema=False)
+    app.mount("/web", web.assets(), name="web")
     app.openapi = _openapi_for(app, settings)
     return app
 
@@ -138,7 +141,7 @@ def _openapi_for(app: FastAPI, settings: Settings):
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = with_limits(build(), settings.max_question_chars, settings.max_top_k)
+            schema = with_limits(build(), settings.max_question_chars, settings.max_top_k, settings.chat_turns)
             if not settings.api_keys:
                 for operations in schema.get("paths", {}).values():
                     for operation in operations.values():

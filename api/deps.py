@@ -4,8 +4,11 @@ from __future__ import annotations
 from fastapi import Depends, HTTPException, Request
 
 from api.metrics import Metrics
+from api.schemas import HistoryTurn
 from api.state import ServiceState
+from rag.cite import is_abstention
 from rag.config import Settings
+from rag.conversation import PriorTurn
 from rag.pipeline import QuestionError
 
 
@@ -37,3 +40,18 @@ def checked_question(state: ServiceState, settings: Settings, question: str, top
         message = str(exc)
         raise HTTPException(422, detail=message.replace("question", what, 1) if what != "question" else message) from None
 
+
+def checked_history(settings: Settings, history: list[HistoryTurn]) -> list[PriorTurn]:
+    """422 past RAG_CHAT_TURNS turns or RAG_MAX_QUESTION_CHARS characters in a text; else the turns as the follow-up
+    resolver reads them: each turn's standalone question, and its answer unless it abstained."""
+    if len(history) > settings.chat_turns:
+        raise HTTPException(422, detail=f"history holds {len(history)} turns; the limit is {settings.chat_turns} "
+                                        "(RAG_CHAT_TURNS): send the last ones")
+    for n, turn in enumerate(history):
+        for field in ("question", "answer", "rewritten_question"):
+            text = getattr(turn, field) or ""
+            if len(text) > settings.max_question_chars:
+                raise HTTPException(422, detail=f"history[{n}].{field} is {len(text)} characters long; the limit is "
+                                                f"{settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)")
+    return [PriorTurn((t.rewritten_question or "").strip() or t.question.strip(),
+                      "" if is_abstention(t.answer) else t.answer.strip()) for t in history]

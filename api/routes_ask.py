@@ -9,13 +9,15 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import StreamingResponse
 
-from api.deps import checked_question, get_metrics, ready_state
+from api.deps import checked_history, checked_question, get_metrics, ready_state
 from api.metrics import Metrics
 from api.schemas import AskRequest, SearchRequest, SearchResponse, errors
 from api.security import require_api_key
 from api.state import QueueFull, ServiceState
 from rag.config import Settings, get_settings
+from rag.conversation import PriorTurn
 from rag.pipeline import Event, QuestionError
+from rag.rewrite import Rewrite
 from rag.schema import Answer
 
 log = logging.getLogger("rag.api")
@@ -23,7 +25,8 @@ router = APIRouter(dependencies=[Depends(require_api_key)])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 SSE_DOC = (
-    "With `\"stream\": true`: `text/event-stream` with events `passages` (list of passages), `token` "
+    "With `\"stream\": true`: `text/event-stream` with events `rewrite` (only with a `history`: `{\"question\", "
+    "\"rewritten_question\", \"rewrite_ms\"}`), `passages` (list of passages), `token` "
     "(`{\"text\"}`, repeated, as the model emits them), `citations` (list), `done` (the full answer object) "
     "and, on failure after the stream began, `error` (`{\"detail\"}`)."
 )
@@ -36,10 +39,10 @@ def busy(exc: QueueFull, metrics: Metrics) -> HTTPException:
 
 
 def start_question(state: ServiceState, metrics: Metrics, question: str, k: int,
-                   retrieval_query: str | None = None) -> AsyncIterator[Event]:
+                   retrieval_query: str | None = None, history: list[PriorTurn] | None = None) -> AsyncIterator[Event]:
     """Admit a question to the generation queue (503 when full) and return its events, with metrics recorded."""
     try:
-        events = state.stream(question, k, retrieval_query)
+        events = state.stream(question, k, retrieval_query, history)
     except QueueFull as exc:
         raise busy(exc, metrics) from None
     return observed(events, metrics, time.perf_counter())
@@ -81,7 +84,12 @@ def sse(event: str, data) -> bytes:
 async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
     try:
         async for event in events:
-            if event.kind == "passages":
+            if event.kind == "rewrite":
+                rewrite: Rewrite = event.data
+                yield sse("rewrite", {"question": rewrite.question,
+                                      "rewritten_question": rewrite.standalone if rewrite.rewritten else None,
+                                      "rewrite_ms": round(rewrite.seconds * 1000, 1)})
+            elif event.kind == "passages":
                 yield sse("passages", [p.model_dump() for p in event.data])
             elif event.kind == "token":
                 yield sse("token", {"text": event.data})
@@ -101,13 +109,16 @@ async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
     response_model=Answer,
     response_model_exclude={"raw_answer"},
     summary="Answer a question with verified citations",
-    description="Retrieve passages, let the model answer, verify every citation (or abstain). " + SSE_DOC,
+    description="Retrieve passages, let the model answer, verify every citation (or abstain). With `history` (the "
+                "turns before, as returned), a follow-up is first rewritten into a standalone question as `rag chat` "
+                "does, reported in `rewritten_question`. " + SSE_DOC,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}, **errors(400, 401, 413, 422, 503)},
 )
 async def ask(body: AskRequest, state: ServiceState = Depends(ready_state), settings: Settings = Depends(get_settings),
               metrics: Metrics = Depends(get_metrics)):
     question, k = checked_question(state, settings, body.question, body.top_k)
-    events = start_question(state, metrics, question, k)
+    history = checked_history(settings, body.history)
+    events = start_question(state, metrics, question, k, history=history)
     if body.stream:
         return StreamingResponse(ask_events(events), media_type="text/event-stream", headers=SSE_HEADERS)
     return await final_answer(events)

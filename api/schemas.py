@@ -11,13 +11,19 @@ from rag.schema import Citation, Passage
 NOT_BLANK = r"\S"  # at least one character that is not white space
 
 
-def with_limits(schema: dict, max_chars: int, max_top_k: int) -> dict:
-    """Write the configured limits (RAG_MAX_QUESTION_CHARS, RAG_MAX_TOP_K) into an OpenAPI document. They are
-    checked in code rather than by the models, so that a long question gets 413, not 422."""
-    for name, field in (("AskRequest", "question"), ("SearchRequest", "query")):
-        props = schema.get("components", {}).get("schemas", {}).get(name, {}).get("properties", {})
-        if field in props:
-            props[field]["maxLength"] = max_chars
+def with_limits(schema: dict, max_chars: int, max_top_k: int, max_turns: int) -> dict:
+    """Write the configured limits (RAG_MAX_QUESTION_CHARS, RAG_MAX_TOP_K, RAG_CHAT_TURNS) into an OpenAPI document.
+    They are checked in code rather than by the models, so that a long question gets 413, not 422."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name, field in (("AskRequest", "question"), ("SearchRequest", "query"), ("HistoryTurn", "question"),
+                        ("HistoryTurn", "answer"), ("HistoryTurn", "rewritten_question")):
+        props = schemas.get(name, {}).get("properties", {})
+        for branch in props.get(field, {}).get("anyOf", [props.get(field, {})]):
+            if branch.get("type") == "string":
+                branch["maxLength"] = max_chars
+    history = schemas.get("AskRequest", {}).get("properties", {}).get("history")
+    if history is not None:
+        history["maxItems"] = max_turns
     for name in ("AskRequest", "SearchRequest", "ChatRequest"):
         top_k = schema.get("components", {}).get("schemas", {}).get(name, {}).get("properties", {}).get("top_k", {})
         for branch in top_k.get("anyOf", [top_k]):
@@ -52,14 +58,28 @@ def errors(*codes: int) -> dict:
     return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
 
 
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation, as /v1/ask returned it."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., min_length=1, pattern=NOT_BLANK, description="the question as it was asked")
+    answer: str = Field(..., description="the answer given (an abstention counts as no answer)")
+    rewritten_question: str | None = Field(None, description="the turn's rewritten_question, if it had one")
+
+
 class AskRequest(BaseModel):
     question: str = Field(..., min_length=1, pattern=NOT_BLANK,
                           description="the question, in French or English (at most RAG_MAX_QUESTION_CHARS, "
                                       "default 2000, characters; longer gets 413)",
                           examples=["Quand l'approvisionnement via le gazoduc doit-il débuter ?"])
     top_k: int | None = Field(None, ge=1, description="passages given to the model (1..RAG_MAX_TOP_K; default RAG_TOP_K)")
-    stream: bool = Field(False, description="answer as text/event-stream: events passages, token (repeated), "
-                                            "citations, done (the full answer object), error")
+    stream: bool = Field(False, description="answer as text/event-stream: events rewrite (with history), passages, "
+                                            "token (repeated), citations, done (the full answer object), error")
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        description="the conversation so far, oldest first (at most RAG_CHAT_TURNS, default 3, turns; each text at "
+                    "most RAG_MAX_QUESTION_CHARS): a follow-up (\"Et quand doit-il débuter ?\") is rewritten into a "
+                    "standalone question, as `rag chat` does, and the answer's rewritten_question says into what")
 
 
 class SearchRequest(BaseModel):

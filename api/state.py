@@ -15,6 +15,7 @@ from index.build import IndexReport
 from index.ingest import Document, IngestError
 from index.store import IndexStore
 from rag.config import Settings
+from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
 from rag.pipeline import Event, RagPipeline
 from rag.textnorm import stems
 
@@ -186,6 +187,7 @@ class ServiceState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.pipeline = RagPipeline(settings)  # the embedder and the generator each serialise their own calls
+        self.rewriter = make_rewriter(self.pipeline)
         self.ready = threading.Event()
         self.error: str | None = None
         self.index_lock = RWLock()
@@ -211,8 +213,14 @@ class ServiceState:
         return self.pipeline.store
 
     # ---- questions ---------------------------------------------------------------------------------------------------
-    def stream(self, question: str, top_k: int | None, retrieval_query: str | None = None) -> AsyncIterator[Event]:
-        """The pipeline's events for one question, generated off the event loop under the index read lock."""
+    def stream(self, question: str, top_k: int | None, retrieval_query: str | None = None,
+               history: list[PriorTurn] | None = None) -> AsyncIterator[Event]:
+        """The pipeline's events for one question, generated off the event loop under the index read lock. With a
+        `history`, a follow-up is first rewritten as `rag chat` does it (a rewrite event comes first)."""
+        if history:
+            return self.queue.events(
+                lambda: answer_follow_up(self.pipeline, self.rewriter, question, history, top_k), self.index_lock.read
+            )
         return self.queue.events(
             lambda: self.pipeline.stream(question, top_k, retrieval_query=retrieval_query), self.index_lock.read
         )

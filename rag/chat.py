@@ -20,8 +20,9 @@ from typing import Iterator
 from rich.console import Console
 from rich.text import Text
 
+from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
 from rag.pipeline import Event, QuestionError, RagPipeline
-from rag.rewrite import Rewrite, Rewriter
+from rag.rewrite import Rewrite
 from rag.schema import Answer
 
 HELP = """\
@@ -49,8 +50,7 @@ class Conversation:
         self.pipeline = pipeline
         self.top_k = settings.top_k if top_k is None else top_k
         self.turns: deque[Turn] = deque(maxlen=max(1, turns or settings.chat_turns))
-        use_model = settings.chat_rewrite_model if rewrite_model is None else rewrite_model
-        self.rewriter = Rewriter(pipeline.generator if use_model else None, settings.max_question_chars)
+        self.rewriter = make_rewriter(pipeline, rewrite_model)
 
     @property
     def last(self) -> Turn | None:
@@ -71,16 +71,18 @@ class Conversation:
     def stream(self, question: str) -> Iterator[Event]:
         """Yields rewrite (a Rewrite), then the pipeline's passages, tokens and done; a finished answer becomes a turn.
         Closing the iterator early stops the model, and the turn is not kept."""
-        question, _ = self.pipeline.check_question(question, self.top_k)
-        last = self.last
-        previous = last.rewrite.standalone if last else None
-        answer = last.answer.answer if last and not last.answer.abstained else ""
-        rewrite = self.rewriter.rewrite(question, previous, answer)
-        yield Event("rewrite", rewrite)
-        for event in self.pipeline.stream(rewrite.standalone, self.top_k):
-            if event.kind == "done":
-                self.turns.append(Turn(rewrite, event.data))
-            yield event
+        history = [PriorTurn(t.rewrite.standalone, "" if t.answer.abstained else t.answer.answer) for t in self.turns]
+        rewrite = None
+        events = answer_follow_up(self.pipeline, self.rewriter, question, history, self.top_k)
+        try:
+            for event in events:
+                if event.kind == "rewrite":
+                    rewrite = event.data
+                elif event.kind == "done":
+                    self.turns.append(Turn(rewrite, event.data))
+                yield event
+        finally:
+            events.close()
 
     def ask(self, question: str) -> Turn:
         for _ in self.stream(question):

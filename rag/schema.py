@@ -45,6 +45,9 @@ class Answer(BaseModel):
     abstain_reason: str | None = None
     confidence: float | None = Field(
         default=None, description="how much the model preferred its answer to 'don't know' (0..1), where the backend reports it")
+    rewritten_question: str | None = Field(
+        default=None, description="the standalone question a follow-up was rewritten into and answered (rag chat, or "
+                                  "/v1/ask with history); null when the question was answered as asked")
 
 
 class Usage(BaseModel):

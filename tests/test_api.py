@@ -163,3 +163,70 @@ def test_docs_page_works_offline(server):
     spec = httpx.get(f"{server.base}/openapi.json", timeout=10).json()
     assert {"/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{doc_id}", "/v1/chat/completions",
             "/v1/models", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+
+
+# ---- conversations: follow-ups are rewritten as `rag chat` does it ---------------------------------------------------
+GAS = "Comment progressent les travaux du gazoduc d'Extrême-Orient ?"
+FOLLOW_UP = "Et quand doit-il débuter ?"
+
+
+def test_a_follow_up_with_history_is_rewritten_and_answered(server, seed_text):
+    first = httpx.post(f"{server.base}/v1/ask", json={"question": GAS}, timeout=180).json()
+    assert first["question"] == GAS and first["rewritten_question"] is None and not first["abstained"]
+    history = [{"question": GAS, "answer": first["answer"], "rewritten_question": first["rewritten_question"]}]
+    body = {"question": FOLLOW_UP, "history": history, "stream": True}
+    with httpx.stream("POST", f"{server.base}/v1/ask", json=body, timeout=180) as r:
+        assert r.status_code == 200
+        events = _sse(r)
+    kinds = [k for _, k, _ in events]
+    assert kinds[:2] == ["rewrite", "passages"] and kinds[-2:] == ["citations", "done"], kinds
+    rewrite, done = events[0][2], events[-1][2]
+    assert rewrite["question"] == FOLLOW_UP and rewrite["rewrite_ms"] >= 0
+    assert "gazoduc d'Extrême-Orient" in rewrite["rewritten_question"] and "débuter" in rewrite["rewritten_question"]
+    assert done["question"] == FOLLOW_UP and done["rewritten_question"] == rewrite["rewritten_question"]
+    assert "2027" in done["answer"] and not done["abstained"]
+    for c in done["citations"]:
+        assert seed_text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_a_self_contained_question_with_history_is_not_rewritten(server):
+    history = [{"question": GAS, "answer": "Les travaux progressent comme prévu [1]."}]
+    body = {"question": "Qui est le conseiller de Poutine ?", "history": history, "stream": True}
+    with httpx.stream("POST", f"{server.base}/v1/ask", json=body, timeout=60) as r:
+        lines = r.iter_lines()
+        assert next(lines) == "event: rewrite"
+        rewrite = json.loads(next(lines)[len("data: "):])
+    # leaving the stream here stops the answer
+    assert rewrite["question"] == body["question"] and rewrite["rewritten_question"] is None
+
+
+TURN = {"question": GAS, "answer": "Les travaux progressent comme prévu [1]."}
+
+
+@pytest.mark.parametrize(
+    "history, reason",
+    [
+        ([TURN] * 4, "history holds 4 turns; the limit is 3 (RAG_CHAT_TURNS)"),
+        ([{**TURN, "question": "x" * 2001}], "history[0].question is 2001 characters long; the limit is 2000"),
+        ([TURN, {**TURN, "answer": "y" * 2001}], "history[1].answer is 2001 characters long"),
+        ([{**TURN, "rewritten_question": "z" * 2001}], "history[0].rewritten_question is 2001 characters long"),
+        ("Et avant ?", "body.history: Input should be a valid list"),
+        ([{"question": GAS}], "body.history.0.answer: Field required"),
+        ([{**TURN, "question": "  "}], "body.history.0.question: must not be empty or blank"),
+        ([{**TURN, "answer": 42}], "body.history.0.answer: Input should be a valid string"),
+        ([{**TURN, "role": "user"}], "body.history.0.role: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_history_gets_a_422_with_the_reason(server, history, reason):
+    r = httpx.post(f"{server.base}/v1/ask", json={"question": FOLLOW_UP, "history": history}, timeout=30)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    text = detail if isinstance(detail, str) else "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
+    assert reason in text, text
+
+
+def test_the_spec_states_the_history_limits(server):
+    schemas = httpx.get(f"{server.base}/openapi.json", timeout=10).json()["components"]["schemas"]
+    assert schemas["AskRequest"]["properties"]["history"]["maxItems"] == 3
+    assert schemas["HistoryTurn"]["properties"]["question"]["maxLength"] == 2000
+    assert "rewritten_question" in schemas["Answer"]["properties"]
