@@ -12,7 +12,7 @@ from rag.numbers import number_keys
 from rag.schema import Citation, Passage
 from rag.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type
 from rag.textnorm import NUMBER_WORDS, content_words, fold, same_word, words
-from rag.wording import source_wording
+from rag.wording import source_span, source_wording
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ABSTAIN = re.compile(
@@ -292,6 +292,8 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if missing:
         return Verdict("", abstained=True, reason=f"not in the cited passages: {', '.join(missing[:5])}")
     numbers = sorted({s.passage.n for s in sentences})
+    if same_language:
+        claim = source_span(claim, [s.text for s in sentences])
     if not asks_when(question):  # a year stays a year
         reworded = source_wording(claim, [s.text for s in sentences], question)
         # Checked again only when reworded: the source's unit shows what a bare number counted.

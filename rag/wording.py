@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from rag.numbers import INTEGER
-from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold, strip_accents
+from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold, same_word, strip_accents
 
 # What follows a number in a sentence: an optional multiplier and "de", then the word it counts.
 _COUNTED_AFTER = re.compile(
@@ -65,3 +65,56 @@ def source_wording(claim: str, sentences: list[str], question: str) -> str:
             if rank > best_rank:
                 best, best_rank = sentence[start:end] + (noun or ""), rank
     return best
+
+
+_WORD = re.compile(r"[^\W_][\w'’-]*")
+_ARTICLES = {"le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "the", "a", "an"}
+
+
+def source_span(claim: str, sentences: list[str], slack: int = 1, max_words: int = 6) -> str:
+    """`claim` as the cited sentence words it: the shortest run of a sentence's words that holds every word of the
+    claim (the same word, or one sharing its first five letters; a leading article may be missing), at most `slack`
+    words longer than the claim. The small model paraphrases what it reads ("Economie et commerce" for "économique
+    et commerciale", "Ligne de démarcation actuelle" for "lignes de démarcation actuelles"); the source's words are
+    what the citation quotes. "Il devrait débuter en 2027" stays as it is ("Il" is not in the sentence), and so does
+    any claim that says more than one stretch of a sentence, or more than `max_words` words (a sentence, not a
+    phrase)."""
+    words = [(m.group(), fold(m.group()).strip()) for m in _WORD.finditer(claim)]
+    article = words.pop(0)[1] if words and words[0][1] in _ARTICLES else None
+    wanted = [folded for _, folded in words]
+    if not content_words(" ".join(wanted)) or len(wanted) > max_words or INTEGER.fullmatch(claim.strip().rstrip(".")):
+        return claim
+    limit = len(wanted) + slack
+    best = None
+    for sentence in sentences:
+        tokens = [(m.start(), m.end(), fold(m.group()).strip()) for m in _WORD.finditer(sentence)]
+        for i, (start, _, first) in enumerate(tokens):
+            if not any(same_word(first, w) for w in wanted):
+                continue  # a run starts and ends on a word of the claim
+            missing = list(wanted)  # a word the claim repeats must be there twice
+            for _, end, word in tokens[i:i + limit]:
+                hit = next((k for k, w in enumerate(missing) if same_word(word, w)), None)
+                if hit is not None:
+                    missing.pop(hit)
+                if not missing:
+                    if article and i and tokens[i - 1][2] == article:  # "Les relations", as the claim had it
+                        start = tokens[i - 1][0]
+                    span = _trimmed(sentence, start, end, words[0][0] if not article else article, claim)
+                    if best is None or len(span) < len(best):
+                        best = span
+                    break
+    if best and claim[:1].isupper():  # the answer's own capital, for display
+        best = best[:1].upper() + best[1:]
+    return best or claim
+
+
+def _trimmed(sentence: str, start: int, end: int, first_word: str, claim: str) -> str:
+    """The run, without an elided article the claim's first word lacks ("L'Organisation" for "Organisation"), and
+    with a closing bracket or quote the claim has ("(OCS)")."""
+    elided = re.match(r"[^\W\d_]{1,3}['’]", sentence[start:end])
+    if elided and not re.match(r"[^\W\d_]{1,3}['’]", first_word):
+        start += elided.end()
+    closing = claim.rstrip(" .")[-1:]
+    if closing in ")]»”\"" and sentence[end:end + 1] == closing:
+        end += 1
+    return sentence[start:end]

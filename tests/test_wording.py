@@ -2,7 +2,7 @@ import pytest
 
 from rag.cite import verify
 from rag.schema import Passage
-from rag.wording import source_wording
+from rag.wording import source_span, source_wording
 
 
 @pytest.mark.parametrize("claim, sentence, question, expected", [
@@ -46,3 +46,19 @@ def test_the_occurrence_that_counts_what_is_asked_wins_then_the_models_digits():
     assert source_wording("2", [sentence], "Dans combien de centrales nucléaires ?") == "deux centrales"
     sentence = "Il permettait exactement six niveaux de rouge, de vert et de bleu (6 × 6 × 6 = 216)."
     assert source_wording("6", [sentence], "Combien de gradients de rouge ?") == "6"
+
+
+def test_source_span_gives_back_the_sentence_words_the_model_paraphrased():
+    sentence = ("Moscou et Pékin ont discuté de la coopération économique et commerciale malgré les sanctions, "
+                "le long des lignes de démarcation actuelles.")
+    assert source_span("Economie et commerce", [sentence]) == "Économique et commerciale"
+    assert source_span("Ligne de démarcation actuelle", [sentence]) == "Lignes de démarcation actuelles"
+    assert source_span("les sanctions", [sentence]) == "les sanctions"  # the article where the source has it
+    assert source_span("Des sanctions", [sentence]) == "Sanctions"  # and not where it has another
+
+
+def test_source_span_keeps_claims_the_sentence_does_not_hold_in_one_stretch():
+    sentence = "L'approvisionnement énergétique via ce gazoduc devrait débuter en 2027."
+    assert source_span("Il devrait débuter en 2027.", [sentence]) == "Il devrait débuter en 2027."  # "Il" is not there
+    assert source_span("2027", [sentence]) == "2027"  # bare numbers: source_wording's job
+    assert source_span("Gazoduc qui débute en 2027", [sentence]) == "Gazoduc qui débute en 2027"
