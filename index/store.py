@@ -52,7 +52,12 @@ class Manifest:
             raise ManifestMismatch(
                 f"{where} has index format {self.format_version}, this version reads {FORMAT_VERSION}: re-index into a new --index-dir"
             )
-        wanted = {"embedder": embedder, "dimension": dimension, "chunker": chunker}
+        if self.embedder != embedder:
+            raise ManifestMismatch(
+                f"{where} was built with embedder={self.embedder!r}, but the current setting is {embedder!r}; "
+                f"set RAG_EMBEDDER={self.embedder} to use this index, or index into a new --index-dir"
+            )
+        wanted = {"dimension": dimension, "chunker": chunker}
         for key, value in wanted.items():
             if getattr(self, key) != value:
                 raise ManifestMismatch(

@@ -84,3 +84,28 @@ def test_bad_file_in_batch_changes_nothing(writable_index, embedder, tmp_path):
     with pytest.raises(IngestError):
         _indexer(writable_index, embedder).index_paths([docs])
     assert list(IndexStore.open(writable_index).docs) == ["000_c35498bb09d10278.txt"]
+
+
+def test_index_without_sentence_vectors_still_answers(writable_index):
+    """An index written before sentence vectors were stored opens as it is; evidence embeds its sentences instead."""
+    from rag.pipeline import RagPipeline
+
+    current = writable_index / (writable_index / "CURRENT").read_text().strip()
+    manifest = json.loads((current / "manifest.json").read_text())
+    del manifest["sentences"]
+    (current / "manifest.json").write_text(json.dumps(manifest))
+    for name in ("sentences.faiss", "sentences.jsonl"):
+        (current / name).unlink()
+    pipeline = RagPipeline(Settings(index_dir=writable_index))
+    pipeline.warm_up(generator=False)
+    assert not pipeline.store.manifest.sentences and len(pipeline.store.sentences) == 0
+    passages = pipeline.evidence(["Quand l'approvisionnement via le gazoduc doit-il débuter ?"], 3)
+    assert "2027" in passages[-1].text  # the best sentence, right before the question
+
+
+def test_embedder_mismatch_names_the_setting_to_use(writable_index, embedder):
+    from tests.conftest import SEEDS
+
+    minilm = make_indexer(Settings(index_dir=writable_index, embedder="all-MiniLM-L6-v2"))
+    with pytest.raises(ManifestMismatch, match=f"set RAG_EMBEDDER={embedder.name} to use this index"):
+        minilm.index_paths([SEEDS])
