@@ -212,6 +212,18 @@ class ServiceState:
     def store(self) -> IndexStore:
         return self.pipeline.store
 
+    def remote_readiness(self, answers: bool = True) -> tuple[bool, str | None]:
+        """Whether the remote servers in use (embedder; generator too for `answers`) answered last time, and what
+        /readyz says about them. No request is made here: a server marked down is probed in the background."""
+        parts = [self.pipeline.embedder] + ([self.pipeline.generator] if answers else [])
+        usable, lines = True, []
+        for part in parts:
+            check = getattr(part, "readiness", None)
+            if check is not None:
+                ok, line = check()
+                usable, lines = usable and ok, lines + [line]
+        return usable, "; ".join(lines) or None
+
     # ---- questions ---------------------------------------------------------------------------------------------------
     def stream(self, question: str, top_k: int | None, retrieval_query: str | None = None,
                history: list[PriorTurn] | None = None) -> AsyncIterator[Event]:

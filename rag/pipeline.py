@@ -219,7 +219,7 @@ class RagPipeline:
             ),
             usage=Usage.from_generation(stats.result()),
             raw_answer=raw,
-            abstain_reason=verdict.reason or None,
+            abstain_reason=_with_note(verdict.reason, getattr(self.generator, "confidence_note", None), confidence),
             confidence=confidence,
         )
         yield Event("done", answer)
@@ -274,3 +274,8 @@ class RagPipeline:
         if self.settings.extractive_fallback_coverage >= 1 or self.settings.evidence != "sentences":
             return False
         return max(self.selector.coverage(q, best.text) for q in queries) >= self.settings.extractive_fallback_coverage
+
+
+def _with_note(reason: str, note: str | None, confidence: float | None) -> str | None:
+    """An abstention's reason, plus why no confidence was measured where a remote backend could not (rag.remote_generate)."""
+    return f"{reason} ({note})" if reason and note and confidence is None else reason or None
