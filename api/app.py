@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state.error:
             return JSONResponse(Readiness(status="error", detail=state.error).model_dump(), status_code=503)
         if not state.ready.is_set():
-            return JSONResponse(Readiness(status="loading").model_dump(), status_code=503, headers={"Retry-After": "2"})
+            return JSONResponse(Readiness(status="loading", detail=state.waiting).model_dump(), status_code=503,
+                                headers={"Retry-After": "2"})
         store = state.store
         usable, detail = state.remote_readiness()
         readiness = Readiness(status="ready" if usable else "unavailable", documents=len(store.docs),

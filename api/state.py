@@ -13,6 +13,7 @@ from typing import AsyncIterator, Callable, Iterator
 
 from index.build import IndexReport
 from index.ingest import Document, IngestError
+from index.remote import RemoteUnavailable
 from index.store import IndexStore
 from rag.config import Settings
 from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
@@ -190,23 +191,31 @@ class ServiceState:
         self.rewriter = make_rewriter(self.pipeline)
         self.ready = threading.Event()
         self.error: str | None = None
+        self.waiting: str | None = None  # why start-up is waiting (a remote server down), for /readyz
         self.index_lock = RWLock()
         self._write_mutex = threading.Lock()
         self.queue = GenerationQueue(settings.max_queue)
         self.started = time.time()
 
     # ---- start-up ----------------------------------------------------------------------------------------------------
-    def load(self) -> None:
-        try:
-            if self.settings.create_index and not IndexStore.exists(self.settings.index_dir):
-                report = self.pipeline.indexer.index_documents([])
-                log.info("created an empty index at %s (%s)", self.settings.index_dir, report.summary())
-            self.pipeline.warm_up()
-            self.ready.set()
-            log.info("models loaded; ready")
-        except Exception as exc:  # reported by /readyz, never a crash loop
-            self.error = str(exc)
-            log.error("start-up failed: %s", exc)
+    def load(self, retry_s: float = 5.0) -> None:
+        while True:
+            try:
+                if self.settings.create_index and not IndexStore.exists(self.settings.index_dir):
+                    report = self.pipeline.indexer.index_documents([])
+                    log.info("created an empty index at %s (%s)", self.settings.index_dir, report.summary())
+                self.pipeline.warm_up()
+                self.ready.set()
+                log.info("models loaded; ready")
+                return
+            except RemoteUnavailable as exc:  # a remote embedder not up yet: keep trying, /readyz says why
+                self.waiting = str(exc)
+                log.warning("start-up waits: %s", exc)
+                time.sleep(retry_s)
+            except Exception as exc:  # reported by /readyz, never a crash loop
+                self.error = str(exc)
+                log.error("start-up failed: %s", exc)
+                return
 
     @property
     def store(self) -> IndexStore:

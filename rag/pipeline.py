@@ -13,6 +13,7 @@ import numpy as np
 from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder, make_embedder as make_embedder_named
+from index.remote_embed import RemoteEmbedding
 from index.store import IndexStore
 from rag.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
                       verify)
@@ -35,7 +36,7 @@ class QuestionError(ValueError):
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return make_embedder_named(settings.embedder, settings.embed_batch_size)
+    return make_embedder_named(settings.embedder, settings.embed_batch_size, RemoteEmbedding.from_settings(settings))
 
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
