@@ -116,37 +116,21 @@ def milvus_server(data_dir: Path, port: int | None = None):
     return running_process(argv, f"http://127.0.0.1:{port}", lambda: port_open(port), name="milvus-lite")
 
 
-@contextmanager
-def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[Server]:
+def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: float = 300):
     """Start `python -m rag.cli serve` on 127.0.0.1 and wait until /readyz says ready."""
     port = free_port()
-    log_fd, log_name = tempfile.mkstemp(prefix="rag-serve-", suffix=".log")
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=full_env, stdout=log_fd, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    os.close(log_fd)
-    server = Server(f"http://127.0.0.1:{port}", proc, Path(log_name))
-    try:
-        deadline = time.time() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()[-4000:]}")
-            try:
-                r = httpx.get(f"{server.base}/readyz", timeout=2)
-                if r.status_code == 200:
-                    break
-                if r.json().get("status") == "error":
-                    raise RuntimeError(f"server start-up failed: {r.json()}")
-            except httpx.TransportError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError(f"server not ready in {timeout:.0f}s:\n{server.log()[-4000:]}")
-            time.sleep(0.5)
-        yield server
-    finally:
-        _stop(proc)
-        if os.environ.get("RAG_KEEP_SERVER_LOGS") is None:
-            Path(log_name).unlink(missing_ok=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            r = httpx.get(f"{base}/readyz", timeout=2)
+        except httpx.TransportError:
+            return False
+        if r.status_code != 200 and r.json().get("status") == "error":
+            raise RuntimeError(f"server start-up failed: {r.json()}")
+        return r.status_code == 200
+
+    argv = [sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1",
+            "--port", str(port)]
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    return running_process(argv, base, ready, timeout=timeout, env=env, name="rag-serve")

@@ -21,8 +21,9 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -53,6 +54,7 @@ class MilvusConfig:
     api_key: str | None = None
     lexical: Callable[[str], tuple[str, str]] | None = None  # text -> (terms, grams), as written for BM25
     index_type: str = "AUTOINDEX"
+    timeout_s: float = 60.0  # per call: a connection lost mid-call must not hang a question
 
 
 _clients: dict[tuple[str, str | None], object] = {}
@@ -69,7 +71,8 @@ def client_for(config: MilvusConfig):
                 # Milvus Lite's gRPC server keeps gRPC's default ping policy: the client's 10 s keepalive earns a
                 # GOAWAY (too_many_pings) and a reconnection every few seconds.
                 options = {"grpc.keepalive_time_ms": 600_000} if config.uri.endswith(".db") else {}
-                _clients[key] = pymilvus.MilvusClient(uri=config.uri, token=config.api_key or "", grpc_options=options)
+                _clients[key] = pymilvus.MilvusClient(uri=config.uri, token=config.api_key or "", grpc_options=options,
+                                                      timeout=config.timeout_s)
             except pymilvus.MilvusException as exc:
                 if config.uri.endswith(".db"):  # Milvus Lite locks its file: one process at a time
                     raise RemoteUnavailable(
@@ -111,6 +114,15 @@ class MilvusStore:
 
     def query(self, part: str, filter: str, fields: list[str], limit: int = QUERY_LIMIT) -> list[dict]:
         return list(self.call("query", self.names[part], filter=filter, output_fields=fields, limit=limit))
+
+    def scan(self, part: str, filter: str, fields: list[str]) -> Iterator[dict]:
+        """Every matching row, in batches (one query stops at 16,384 rows)."""
+        iterator = self.call("query_iterator", self.names[part], batch_size=4096, filter=filter, output_fields=fields)
+        try:
+            while batch := iterator.next():
+                yield from batch
+        finally:
+            iterator.close()
 
     def count(self, part: str, filter: str = "") -> int:
         rows = self.call("query", self.names[part], filter=filter, output_fields=["count(*)"])
@@ -175,6 +187,7 @@ class MilvusStore:
         pk = ("id", DataType.INT64, {"is_primary": True})
         doc = ("doc_id", DataType.VARCHAR, {"max_length": 1024})
         sha = ("doc_sha", DataType.VARCHAR, {"max_length": 64})
+        written = ("written", DataType.INT64, {})  # when its save began (ns): the newest version of a document wins
         span = [("start", DataType.INT64, {}), ("end", DataType.INT64, {})]
         vector = ("vector", DataType.FLOAT_VECTOR, {"dim": dimension})
         pad = ("pad", DataType.FLOAT_VECTOR, {"dim": len(PAD)})
@@ -184,7 +197,7 @@ class MilvusStore:
         dense = ("vector", self.config.index_type, "IP", {})
         by_doc = ("doc_id", "INVERTED", None, {})
         self._make(self.names["chunks"], schema(
-            pk, ("chunk_id", DataType.VARCHAR, {"max_length": 64}), doc, sha, *span,
+            pk, ("chunk_id", DataType.VARCHAR, {"max_length": 64}), doc, sha, written, *span,
             ("text", DataType.VARCHAR, {"max_length": MAX_VARCHAR}), ("terms", DataType.VARCHAR, analysed),
             ("grams", DataType.VARCHAR, analysed), vector,
             ("terms_bm25", DataType.SPARSE_FLOAT_VECTOR, {}), ("grams_bm25", DataType.SPARSE_FLOAT_VECTOR, {}),
@@ -195,10 +208,10 @@ class MilvusStore:
             indexes(dense, by_doc, ("terms_bm25", "SPARSE_INVERTED_INDEX", "BM25", bm25),
                     ("grams_bm25", "SPARSE_INVERTED_INDEX", "BM25", bm25)))
         self._make(self.names["sentences"], schema(
-            pk, doc, sha, *span, ("chunk_ids", DataType.ARRAY, {"element_type": DataType.INT64, "max_capacity": 64}),
+            pk, doc, sha, written, *span, ("chunk_ids", DataType.ARRAY, {"element_type": DataType.INT64, "max_capacity": 64}),
             vector), indexes(dense, by_doc))
         self._make(self.names["docs"], schema(
-            pk, doc, sha, ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, {"max_length": MAX_VARCHAR}),
+            pk, doc, sha, written, ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, {"max_length": MAX_VARCHAR}),
             ("source", DataType.VARCHAR, {"max_length": 4096}), ("chars", DataType.INT64, {}),
             ("chunks", DataType.INT64, {}), pad), indexes(("pad", "FLAT", "L2", {}), by_doc))
         self._make(self.names["meta"], schema(
@@ -240,13 +253,7 @@ class MilvusStore:
 
     def chunk_rows(self) -> list[tuple[int, Chunk]]:
         """Every chunk, by id (a full scan: tools only; retrieval searches in Milvus)."""
-        iterator = self.call("query_iterator", self.names["chunks"], batch_size=1000, filter="",
-                             output_fields=["id", *CHUNK_FIELDS])
-        rows = []
-        while batch := iterator.next():
-            rows += [(int(r["id"]), chunk_from_row(r)) for r in batch]
-        iterator.close()
-        return sorted(rows)
+        return sorted((int(r["id"]), chunk_from_row(r)) for r in self.scan("chunks", "", ["id", *CHUNK_FIELDS]))
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         return self.search_dense(query, k)
@@ -270,7 +277,10 @@ class MilvusStore:
     def _search(self, part: str, data: list, field: str, k: int, fields: list[str]) -> list[dict]:
         if k <= 0:
             return []
-        hits = self.call("search", self.names[part], data=data, anns_field=field, limit=k, output_fields=fields)[0]
+        # HNSW explores `ef` candidates (Milvus Lite: 64 by default); below k it cannot return the best k.
+        params = {} if field.endswith("_bm25") else {"params": {"ef": max(64, 2 * k)}}
+        hits = self.call("search", self.names[part], data=data, anns_field=field, limit=k, output_fields=fields,
+                         search_params=params)[0]
         if part == "chunks":
             self.chunks.remember((int(h["id"]), chunk_from_row(h["entity"])) for h in hits)
         return list(hits)
@@ -299,8 +309,11 @@ class MilvusStore:
 
     def save(self) -> None:
         """Apply the pending writes: rows of new versions first (inserted in batches across documents), then the
-        rows of the versions they replace, then the generation bump that tells replicas."""
+        rows of the versions they replace, then the generation bump that tells replicas. Rows carry the time their
+        save began, and only older rows of other versions are deleted: when two replicas replace one document at
+        once, the later save wins (clocks of different machines permitting) and the document never loses both."""
         pending, self._pending, self._pending_deleted = self._pending, [], set()
+        self._written = time.time_ns()
         existing = self._existing([op[1] for op in pending if op[0] == "upsert"])
         rows: dict[str, list[dict]] = {"chunks": [], "sentences": [], "docs": []}
         replaced = []
@@ -310,15 +323,16 @@ class MilvusStore:
                 for part in ("chunks", "sentences", "docs"):
                     self.call("delete", self.names[part], filter=f"doc_id == {literal(op[1])}")
                 continue
-            parts = self._rows(rows, *op[1:])
+            self._rows(rows, *op[1:])
             if op[1] in existing:
-                replaced.append((op[1], op[2], parts))
+                replaced.append((op[1], op[2]))
+            if len(rows["chunks"]) + len(rows["sentences"]) >= 4 * WRITE_BATCH:  # rows hold vectors as lists: flush
+                self._flush(rows)
         self._flush(rows)
-        for doc_id, sha, parts in replaced:
-            old = f"doc_id == {literal(doc_id)} and doc_sha != {literal(sha)}"
-            self.call("delete", self.names["chunks"], filter=old)
-            self.call("delete", self.names["sentences"], filter=old)
-            self.call("delete", self.names["docs"], filter=f"doc_id == {literal(doc_id)} and part >= {parts}")
+        for doc_id, sha in replaced:
+            old = f"doc_id == {literal(doc_id)} and doc_sha != {literal(sha)} and written < {self._written}"
+            for part in ("chunks", "sentences", "docs"):
+                self.call("delete", self.names[part], filter=old)
         _, generation = self._read_meta()
         self._write_meta(generation + 1)
         self.chunks.clear()
@@ -332,30 +346,30 @@ class MilvusStore:
         return found
 
     def _rows(self, rows: dict[str, list[dict]], doc_id, sha, text, source, chunks, vectors, spans,
-              sentence_vectors) -> int:
-        """Add a document's rows to `rows`; the number of text parts it has."""
+              sentence_vectors) -> None:
+        """Add a document's rows to `rows` (every key holds the document's sha256: a new version never overwrites)."""
+        written = self._written
         analyse = self.config.lexical or (lambda t: (t, t))
         ids = [int_id(doc_id, sha, c.chunk_id) for c in chunks]
         for i, chunk, vector in zip(ids, chunks, vectors):
             terms, grams = analyse(chunk.text)
-            rows["chunks"].append({"id": i, "chunk_id": chunk.chunk_id, "doc_id": doc_id, "doc_sha": sha,
+            rows["chunks"].append({"id": i, "chunk_id": chunk.chunk_id, "doc_id": doc_id, "doc_sha": sha, "written": written,
                                    "start": chunk.start, "end": chunk.end, "text": chunk.text,
                                    "terms": terms[:MAX_VARCHAR // 4], "grams": grams[:MAX_VARCHAR // 4],
                                    "vector": vector.tolist()})
-        rows["sentences"] += [{"id": int_id(doc_id, sha, str(s), str(e)), "doc_id": doc_id, "doc_sha": sha, "start": s,
+        rows["sentences"] += [{"id": int_id(doc_id, sha, str(s), str(e)), "doc_id": doc_id, "doc_sha": sha,
+                               "written": written, "start": s,
                                "end": e, "chunk_ids": [i for i, c in zip(ids, chunks) if c.start <= s and e <= c.end][:64],
                                "vector": v.tolist()} for (s, e), v in zip(spans, sentence_vectors)]
         parts = [text[i:i + TEXT_PART_CHARS] for i in range(0, len(text), TEXT_PART_CHARS)] or [""]
-        rows["docs"] += [{"id": int_id(doc_id, str(n)), "doc_id": doc_id, "doc_sha": sha, "part": n, "text": part,
+        rows["docs"] += [{"id": int_id(doc_id, sha, str(n)), "doc_id": doc_id, "doc_sha": sha, "written": written,
+                          "part": n, "text": part,
                           "source": source[:1024], "chars": len(text), "chunks": len(chunks), "pad": PAD}
                          for n, part in enumerate(parts)]
-        return len(parts)
 
     def _flush(self, rows: dict[str, list[dict]]) -> None:
-        # New versions' rows have new keys (the document's sha256 is in them): insert. A document's text parts keep
-        # theirs: upsert.
-        for part, method in (("chunks", "insert"), ("sentences", "insert"), ("docs", "upsert")):
+        for part in ("chunks", "sentences", "docs"):
             batch = rows[part]
             for i in range(0, len(batch), WRITE_BATCH):
-                self.call(method, self.names[part], batch[i:i + WRITE_BATCH])
+                self.call("insert", self.names[part], batch[i:i + WRITE_BATCH])
             batch.clear()

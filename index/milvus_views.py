@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from index.milvus_store import MilvusStore
 
 CHUNK_FIELDS = ["chunk_id", "doc_id", "start", "end", "text"]
-DOC_FIELDS = ["doc_id", "doc_sha", "source", "chars", "chunks"]
+DOC_FIELDS = ["doc_id", "doc_sha", "written", "source", "chars", "chunks"]
 
 
 def literal(value: str) -> str:
@@ -40,17 +40,20 @@ class MilvusDocRecord(DocRecord):
         self.doc_id, self.sha256, self.source = row["doc_id"], row["doc_sha"], row["source"]
         self._chars, self._chunks = int(row["chars"]), int(row["chunks"])
 
+    def _version(self) -> str:
+        return f"doc_id == {literal(self.doc_id)} and doc_sha == {literal(self.sha256)}"
+
     @property
     def text(self) -> str:  # type: ignore[override]
         if self._text is None:
-            parts = self._store.query("docs", f"doc_id == {literal(self.doc_id)}", ["part", "text"])
+            parts = self._store.query("docs", self._version(), ["part", "text"])
             self._text = "".join(p["text"] for p in sorted(parts, key=lambda p: p["part"]))
         return self._text
 
     @property
     def chunk_ids(self) -> list[int]:  # type: ignore[override]
         if self._chunk_ids is None:
-            rows = self._store.query("chunks", f"doc_id == {literal(self.doc_id)}", ["id", "start"])
+            rows = self._store.query("chunks", self._version(), ["id", "start"])
             self._chunk_ids = [int(r["id"]) for r in sorted(rows, key=lambda r: r["start"])]
         return self._chunk_ids
 
@@ -70,19 +73,24 @@ class MilvusDocs(Mapping):
         self._store = store
 
     def __getitem__(self, doc_id: str) -> DocRecord:
-        rows = self._store.query("docs", f"doc_id == {literal(doc_id)} and part == 0", DOC_FIELDS, limit=1)
+        rows = self._store.query("docs", f"doc_id == {literal(doc_id)} and part == 0", DOC_FIELDS)
         if not rows:
             raise KeyError(doc_id)
-        return MilvusDocRecord(self._store, rows[0])
+        return MilvusDocRecord(self._store, max(rows, key=lambda r: r["written"]))  # a save may be under way
 
     def __len__(self) -> int:
+        """Documents (for a moment a document being replaced counts twice)."""
         return self._store.count("docs", "part == 0")
 
     def __iter__(self) -> Iterator[str]:
         return iter([r.doc_id for r in self.values()])
 
     def values(self) -> list[DocRecord]:  # type: ignore[override]
-        return [MilvusDocRecord(self._store, r) for r in self._store.query("docs", "part == 0", DOC_FIELDS)]
+        newest: dict[str, dict] = {}
+        for row in self._store.scan("docs", "part == 0", DOC_FIELDS):
+            if row["doc_id"] not in newest or row["written"] > newest[row["doc_id"]]["written"]:
+                newest[row["doc_id"]] = row
+        return [MilvusDocRecord(self._store, r) for r in newest.values()]
 
 
 class MilvusChunks(Mapping):

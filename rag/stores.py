@@ -28,7 +28,7 @@ def store_location(settings, index_dir: Path | None = None) -> StoreLocation:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     return StoreLocation(index_dir, MilvusConfig(uri, settings.milvus_collection, settings.milvus_api_key,
                                                  partial(lexical_fields, char_size=settings.char_ngram_size),
-                                                 settings.milvus_index_type))
+                                                 settings.milvus_index_type, settings.remote_timeout_s))
 
 
 def open_store(settings):

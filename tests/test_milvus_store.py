@@ -142,3 +142,42 @@ def test_two_replicas_share_one_store(tmp_path, seed_text):
             assert httpx.delete(f"{b.base}/v1/documents/phare.txt", timeout=60).status_code == 200
             assert httpx.get(f"{a.base}/v1/documents/phare.txt", timeout=10).status_code == 404
             assert httpx.post(f"{a.base}/v1/search", json={"query": "phare"}, timeout=60).json()["passages"] == []
+
+
+def test_two_writers_replacing_one_document_never_leave_it_empty(tmp_path, embedder, monkeypatch):
+    """Two replicas replace a document at the same moment: the save that began last keeps its text, and the
+    document is never left without chunks (the other version's may stay until the next save of the document)."""
+    import time as clock
+
+    from index.chunk import SentenceChunker
+    from index.extract import document_from_text
+    from rag.pipeline import make_indexer
+    from rag.stores import open_store
+
+    settings = milvus_settings(tmp_path)
+    make_indexer(settings, embedder).index_documents([document_from_text("d.txt", "Le phare mesure 47 mètres.")])
+    first, second = open_store(settings), open_store(settings)
+    indexer = make_indexer(settings, embedder)
+
+    def stage(store, text):  # what Indexer.index_documents does, short of save()
+        doc = document_from_text("d.txt", text)
+        chunks = SentenceChunker(indexer.chunker_config, embedder.count_tokens).run(doc)
+        spans = [(c.start, c.end) for c in chunks]
+        store.upsert(doc.doc_id, doc.sha256, doc.text, "test", chunks, embedder.embed([c.text for c in chunks]),
+                     spans, embedder.embed([doc.text[s:e] for s, e in spans]))
+
+    stage(first, "Le phare a été repeint en rouge.")
+    stage(second, "Le phare a été repeint en vert.")
+    now = clock.time_ns()
+    second.save()  # began last
+    monkeypatch.setattr(clock, "time_ns", lambda: now - 10**9)
+    first.save()  # began a second earlier, ends last
+    store = open_store(settings)
+    record = store.docs["d.txt"]
+    assert "vert" in record.text and record.chunk_ids
+    assert "47" not in " ".join(h.text for h in [store.chunks[i] for i in record.chunk_ids])
+    monkeypatch.undo()
+    stage(first, "Le phare a été repeint en bleu.")
+    first.save()  # the next save of the document leaves only its own version
+    assert store.count("chunks", 'doc_id == "d.txt"') == len(store.docs["d.txt"].chunk_ids) >= 1
+    assert len(store.docs) == 1 and "bleu" in store.docs["d.txt"].text

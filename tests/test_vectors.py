@@ -53,3 +53,18 @@ def test_read_memory_mapped_then_written(tmp_path, monkeypatch, size):
     assert path.read_bytes() == before
     with pytest.raises(ValueError, match="dimension"):
         VectorIndex.read(path, 16)
+
+
+def test_past_the_second_threshold_vectors_are_stored_in_8_bits(monkeypatch):
+    monkeypatch.setattr(vectors, "IVF_THRESHOLD", 2000)
+    monkeypatch.setattr(vectors, "SQ8_THRESHOLD", 3000)
+    x = unit(3500)
+    index = VectorIndex(32)
+    index.add(np.arange(2500), x[:2500])
+    index.maybe_upgrade(list(range(2500)))
+    assert index.kind == "ivf"
+    index.add(np.arange(2500, 3500), x[2500:])
+    index.maybe_upgrade(list(range(3500)))
+    assert index.kind == "ivf-sq8" and index.size == 3500
+    assert abs(float(index.reconstruct(3400) @ x[3400]) - 1) < 0.01
+    assert np.mean([index.search(x[i], 1)[0][0] == i for i in range(0, 3500, 50)]) > 0.9
