@@ -23,6 +23,7 @@ from api.deps import get_metrics, get_state
 from api.metrics import CONTENT_TYPE_LATEST, Metrics, ObservabilityMiddleware, configure_logging
 from api.schemas import Health, Readiness, with_limits
 from api.state import ServiceState
+from index.remote import RemoteUnavailable
 from rag.config import Settings, get_settings
 
 log = logging.getLogger("rag.api")
@@ -89,6 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    else e.get("msg", "")} for e in exc.errors()]
         return JSONResponse(_error_body(request, 422, errors), status_code=422)
 
+    @app.exception_handler(RemoteUnavailable)
+    async def remote_unavailable(request: Request, exc: RemoteUnavailable):
+        log.warning("%s %s: %s", request.method, request.url.path, exc,
+                    extra={"request_id": getattr(request.state, "request_id", None)})
+        return JSONResponse(_error_body(request, 503, str(exc)), status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc,
@@ -96,19 +103,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(_error_body(request, 500, f"internal error: {type(exc).__name__}"), status_code=500)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness: the process answers")
-    def healthz(state: ServiceState = Depends(get_state)):
+    async def healthz(state: ServiceState = Depends(get_state)):  # on the event loop: no worker thread to wait for
         return Health(status="ok", ready=state.ready.is_set(), uptime_s=round(time.time() - state.started, 1))
 
     @app.get("/readyz", response_model=Readiness, tags=["operations"],
-             summary="Readiness: models loaded and index open (503 until then)",
-             responses={503: {"model": Readiness, "description": "loading, or start-up failed"}})
+             summary="Readiness: models loaded and index open (503 until then, or while a remote server is down)",
+             responses={503: {"model": Readiness, "description": "loading, start-up failed, or a remote model server or embedder down"}})
     def readyz(state: ServiceState = Depends(get_state)):
         if state.error:
             return JSONResponse(Readiness(status="error", detail=state.error).model_dump(), status_code=503)
         if not state.ready.is_set():
-            return JSONResponse(Readiness(status="loading").model_dump(), status_code=503, headers={"Retry-After": "2"})
+            return JSONResponse(Readiness(status="loading", detail=state.waiting).model_dump(), status_code=503,
+                                headers={"Retry-After": "2"})
         store = state.store
-        return Readiness(status="ready", documents=len(store.docs), chunks=len(store.chunks), generation=store.generation)
+        usable, detail = state.remote_readiness()
+        readiness = Readiness(status="ready" if usable else "unavailable", documents=len(store.docs),
+                              chunks=len(store.chunks), generation=store.generation, detail=detail)
+        if not usable:  # a remote model server or embedder is down: questions get 503 until it answers again
+            return JSONResponse(readiness.model_dump(), status_code=503, headers={"Retry-After": "5"})
+        return readiness
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text format)",
              response_class=PlainTextResponse)

@@ -28,6 +28,24 @@ def ready_state(state: ServiceState = Depends(get_state)) -> ServiceState:
     return state
 
 
+def _remote_ready(state: ServiceState, answers: bool) -> ServiceState:
+    usable, detail = state.remote_readiness(answers)
+    if not usable:
+        raise HTTPException(503, detail=detail, headers={"Retry-After": "5"})
+    return state
+
+
+def search_state(state: ServiceState = Depends(ready_state)) -> ServiceState:
+    """ready_state, and 503 while a remote embedder is known to be down."""
+    return _remote_ready(state, answers=False)
+
+
+def answer_state(state: ServiceState = Depends(ready_state)) -> ServiceState:
+    """ready_state, and 503 while a remote model server (or embedder) is known to be down: a streamed answer would
+    otherwise start with 200 and end in an error event."""
+    return _remote_ready(state, answers=True)
+
+
 def checked_question(state: ServiceState, settings: Settings, question: str, top_k: int | None,
                      what: str = "question") -> tuple[str, int]:
     """413 past the length limit, 422 when empty or top_k is out of range."""

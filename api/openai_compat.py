@@ -18,13 +18,14 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import StreamingResponse
 
-from api.deps import checked_question, get_metrics, get_state, ready_state
+from api.deps import answer_state, checked_question, get_metrics, get_state
 from api.metrics import Metrics
 from api.routes_ask import SSE_HEADERS, final_answer, start_question
 from api.schemas import (ChatCompletion, ChatMessage, ChatRequest, Choice, ChoiceMessage, ModelCard, ModelList, Usage,
                          openai_errors)
 from api.security import require_api_key
 from api.state import ServiceState
+from index.remote import RemoteUnavailable
 from rag.cite import is_abstention
 from rag.config import Settings, get_settings
 from rag.pipeline import Event
@@ -97,6 +98,8 @@ async def chat_chunks(events: AsyncIterator[Event], cid: str, created: int, mode
                 if include_usage:
                     yield _data({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                  "choices": [], "usage": _usage(answer).model_dump()})
+    except RemoteUnavailable as exc:  # the model server went away mid-answer
+        yield _data({"error": {"message": str(exc), "type": "server_error", "code": 503}})
     except Exception as exc:  # the status line is gone: OpenAI's in-band error, which the client raises
         yield _data({"error": {"message": f"internal error: {type(exc).__name__}", "type": "server_error", "code": 500}})
     finally:
@@ -111,7 +114,7 @@ async def chat_chunks(events: AsyncIterator[Event], cid: str, created: int, mode
     description=__doc__,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}, **openai_errors(400, 401, 413, 422, 503)},
 )
-async def chat_completions(body: ChatRequest, state: ServiceState = Depends(ready_state),
+async def chat_completions(body: ChatRequest, state: ServiceState = Depends(answer_state),
                            settings: Settings = Depends(get_settings), metrics: Metrics = Depends(get_metrics)):
     if body.n not in (None, 1):
         raise HTTPException(422, detail="only n=1 is supported")

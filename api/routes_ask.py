@@ -9,11 +9,12 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import StreamingResponse
 
-from api.deps import checked_history, checked_question, get_metrics, ready_state
+from api.deps import answer_state, checked_history, checked_question, get_metrics, search_state
 from api.metrics import Metrics
 from api.schemas import AskRequest, SearchRequest, SearchResponse, errors
 from api.security import require_api_key
 from api.state import QueueFull, ServiceState
+from index.remote import RemoteUnavailable
 from rag.config import Settings, get_settings
 from rag.conversation import PriorTurn
 from rag.pipeline import Event, QuestionError
@@ -99,7 +100,8 @@ async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
                 yield sse("done", answer.model_dump(exclude={"raw_answer"}))
     except Exception as exc:  # the status line is gone already: report in-band
         log.exception("streamed answer failed")
-        yield sse("error", {"detail": str(exc) if isinstance(exc, QuestionError) else f"internal error: {type(exc).__name__}"})
+        yield sse("error", {"detail": str(exc) if isinstance(exc, (QuestionError, RemoteUnavailable))
+                            else f"internal error: {type(exc).__name__}"})
     finally:
         await events.aclose()
 
@@ -114,7 +116,7 @@ async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
                 "does, reported in `rewritten_question`. " + SSE_DOC,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}, **errors(400, 401, 413, 422, 503)},
 )
-async def ask(body: AskRequest, state: ServiceState = Depends(ready_state), settings: Settings = Depends(get_settings),
+async def ask(body: AskRequest, state: ServiceState = Depends(answer_state), settings: Settings = Depends(get_settings),
               metrics: Metrics = Depends(get_metrics)):
     question, k = checked_question(state, settings, body.question, body.top_k)
     history = checked_history(settings, body.history)
@@ -131,7 +133,7 @@ async def ask(body: AskRequest, state: ServiceState = Depends(ready_state), sett
     description="Hybrid retrieval (FAISS + BM25 fused by reciprocal rank), or one ranker with `mode`. No generation.",
     responses=errors(400, 401, 413, 422, 503),
 )
-def search(body: SearchRequest, state: ServiceState = Depends(ready_state), settings: Settings = Depends(get_settings)):
+def search(body: SearchRequest, state: ServiceState = Depends(search_state), settings: Settings = Depends(get_settings)):
     # A plain def endpoint: FastAPI runs it in its threadpool, off the event loop.
     query, k = checked_question(state, settings, body.query, body.top_k, what="query")
     started = time.perf_counter()

@@ -52,8 +52,8 @@ UPLOAD_BODY = {
 
 
 def _info(rec: DocRecord) -> dict:
-    return {"doc_id": rec.doc_id, "source": rec.source, "sha256": rec.sha256, "chars": len(rec.text),
-            "chunks": len(rec.chunk_ids)}
+    return {"doc_id": rec.doc_id, "source": rec.source, "sha256": rec.sha256, "chars": rec.chars,
+            "chunks": rec.chunk_count}
 
 
 async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -130,7 +130,7 @@ async def add_document(request: Request, state: ServiceState = Depends(ready_sta
         raise HTTPException(413, detail=f"{exc}; delete documents or raise RAG_MAX_DOCUMENTS") from None
     status = "added" if report.added else "replaced" if report.replaced else "unchanged"
     rec = state.store.docs.get(document.doc_id)
-    body = DocumentWritten(doc_id=document.doc_id, chunks=len(rec.chunk_ids) if rec else 0, status=status,
+    body = DocumentWritten(doc_id=document.doc_id, chunks=rec.chunk_count if rec else 0, status=status,
                            documents=report.total_docs)
     if status != "added":
         return JSONResponse(body.model_dump(), status_code=200)

@@ -13,10 +13,12 @@ from typing import AsyncIterator, Callable, Iterator
 
 from index.build import IndexReport
 from index.ingest import Document, IngestError
+from index.remote import RemoteUnavailable
 from index.store import IndexStore
 from rag.config import Settings
 from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
 from rag.pipeline import Event, RagPipeline
+from rag.stores import store_location
 from rag.textnorm import stems
 
 log = logging.getLogger("rag.api")
@@ -190,27 +192,47 @@ class ServiceState:
         self.rewriter = make_rewriter(self.pipeline)
         self.ready = threading.Event()
         self.error: str | None = None
+        self.waiting: str | None = None  # why start-up is waiting (a remote server down), for /readyz
         self.index_lock = RWLock()
         self._write_mutex = threading.Lock()
         self.queue = GenerationQueue(settings.max_queue)
         self.started = time.time()
 
     # ---- start-up ----------------------------------------------------------------------------------------------------
-    def load(self) -> None:
-        try:
-            if self.settings.create_index and not IndexStore.exists(self.settings.index_dir):
-                report = self.pipeline.indexer.index_documents([])
-                log.info("created an empty index at %s (%s)", self.settings.index_dir, report.summary())
-            self.pipeline.warm_up()
-            self.ready.set()
-            log.info("models loaded; ready")
-        except Exception as exc:  # reported by /readyz, never a crash loop
-            self.error = str(exc)
-            log.error("start-up failed: %s", exc)
+    def load(self, retry_s: float = 5.0) -> None:
+        while True:
+            try:
+                if self.settings.create_index and not store_location(self.settings).exists():
+                    report = self.pipeline.indexer.index_documents([])
+                    log.info("created an empty index at %s (%s)", self.settings.index_dir, report.summary())
+                self.pipeline.warm_up()
+                self.ready.set()
+                log.info("models loaded; ready")
+                return
+            except RemoteUnavailable as exc:  # a remote embedder not up yet: keep trying, /readyz says why
+                self.waiting = str(exc)
+                log.warning("start-up waits: %s", exc)
+                time.sleep(retry_s)
+            except Exception as exc:  # reported by /readyz, never a crash loop
+                self.error = str(exc)
+                log.error("start-up failed: %s", exc)
+                return
 
     @property
     def store(self) -> IndexStore:
         return self.pipeline.store
+
+    def remote_readiness(self, answers: bool = True) -> tuple[bool, str | None]:
+        """Whether the remote servers in use (embedder; generator too for `answers`) answered last time, and what
+        /readyz says about them. No request is made here: a server marked down is probed in the background."""
+        parts = [self.pipeline.embedder] + ([self.pipeline.generator] if answers else [])
+        usable, lines = True, []
+        for part in parts:
+            check = getattr(part, "readiness", None)
+            if check is not None:
+                ok, line = check()
+                usable, lines = usable and ok, lines + [line]
+        return usable, "; ".join(lines) or None
 
     # ---- questions ---------------------------------------------------------------------------------------------------
     def stream(self, question: str, top_k: int | None, retrieval_query: str | None = None,

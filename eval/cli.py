@@ -42,7 +42,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--k", type=int, default=10, help="retrieval depth for hit@k/MRR/nDCG (default 10)")
     g.add_argument("--top-k", type=int, default=None, help="passages given to the generator (default: $RAG_TOP_K)")
     g.add_argument("--generator", default=None, help="bundled generator name or GGUF path (default: $RAG_GENERATOR)")
-    g.add_argument("--backend", choices=["llama-cpp", "transformers"], default=None, help="generator backend")
+    g.add_argument("--backend", choices=["llama-cpp", "transformers", "openai"], default=None, help="generator backend")
     g = parser.add_argument_group("output and gating")
     g.add_argument("--out", type=Path, default=None, help="output folder (default: eval/out/<timestamp>-<run>/)")
     g.add_argument("--compare", type=Path, default=None, metavar="PREVIOUS.json", help="print deltas against a previous report.json")

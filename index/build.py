@@ -8,7 +8,7 @@ from index.chunk import ChunkerConfig, SentenceChunker
 from index.embed import Embedder
 from index.ingest import Document, load_documents
 from index.sentence_index import chunk_sentence_spans
-from index.store import IndexStore, write_lock
+from index.store import StoreLocation
 
 
 @dataclass
@@ -30,18 +30,18 @@ class IndexReport:
 
 
 class Indexer:
-    def __init__(self, index_dir: Path, embedder: Embedder, chunker_config: ChunkerConfig):
+    def __init__(self, index_dir: Path, embedder: Embedder, chunker_config: ChunkerConfig,
+                 location: StoreLocation | None = None):
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.chunker_config = chunker_config
+        self.location = location or StoreLocation(self.index_dir)  # default: a FAISS index in index_dir
 
     def chunker_params(self) -> dict:
         return {"max_tokens": self.chunker_config.max_tokens, "overlap_tokens": self.chunker_config.overlap_tokens}
 
-    def open_store(self) -> IndexStore:
-        return IndexStore.open_or_create(
-            self.index_dir, self.embedder.name, self.embedder.dimension, self.chunker_params()
-        )
+    def open_store(self):
+        return self.location.open_or_create(self.embedder.name, self.embedder.dimension, self.chunker_params())
 
     def index_paths(self, paths: list[Path], progress: bool = False) -> IndexReport:
         documents = load_documents([Path(p) for p in paths])  # validate every file before touching the index
@@ -51,7 +51,7 @@ class Indexer:
         report = IndexReport()
         self.embedder.warm_up()
         chunker = SentenceChunker(self.chunker_config, self.embedder.count_tokens)
-        with write_lock(self.index_dir):
+        with self.location.lock():
             # Opened under the lock, so a concurrent writer's changes are never overwritten.
             store = self.open_store()
             todo = []
@@ -73,7 +73,7 @@ class Indexer:
                     sentence_vectors = self.embedder.embed([doc.text[s:e] for s, e in spans])
                 store.upsert(doc.doc_id, doc.sha256, doc.text, doc.source, chunks, vectors, spans, sentence_vectors)
                 report.chunks_written += len(chunks)
-            if todo or report.deleted or not IndexStore.exists(self.index_dir):
+            if todo or report.deleted or not self.location.exists():
                 store.save()
         report.total_docs, report.total_chunks = len(store.docs), len(store.chunks)
         return report

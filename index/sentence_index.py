@@ -67,6 +67,7 @@ class SentenceIndex:
         return [(*self.spans[i], score) for i, score in self.vectors.search(query, k) if i in self.spans]
 
     def write(self, directory: Path) -> None:
+        self.vectors.maybe_upgrade(sorted(self.spans))
         self.vectors.write(directory / VECTORS_FILE)
         with open(directory / SPANS_FILE, "w", encoding="utf-8") as fh:
             for i, (doc_id, start, end) in sorted(self.spans.items()):

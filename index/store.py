@@ -74,6 +74,14 @@ class DocRecord:
     source: str = ""
     chunk_ids: list[int] = field(default_factory=list)
 
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunk_ids)
+
 
 class IndexStore:
     def __init__(self, root: Path, manifest: Manifest):
@@ -200,6 +208,40 @@ class IndexStore:
         for old in self.root.glob("gen-*"):
             if _gen_number(old.name) < min(previous, self.generation):
                 shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where an index lives: a FAISS folder (the default), or Milvus collections (`milvus`: an
+    index.milvus_store.MilvusConfig) that several processes share. Opening, creating and locking go through here."""
+
+    index_dir: Path
+    milvus: object | None = None
+
+    def exists(self) -> bool:
+        if self.milvus is not None:
+            from index.milvus_store import MilvusStore
+
+            return MilvusStore.exists(self.milvus)
+        return IndexStore.exists(self.index_dir)
+
+    def open(self):
+        if self.milvus is not None:
+            from index.milvus_store import MilvusStore
+
+            return MilvusStore.open(self.milvus)
+        return IndexStore.open(self.index_dir)
+
+    def open_or_create(self, embedder: str, dimension: int, chunker: dict):
+        if self.milvus is not None:
+            from index.milvus_store import MilvusStore
+
+            return MilvusStore.open_or_create(self.milvus, embedder, dimension, chunker)
+        return IndexStore.open_or_create(self.index_dir, embedder, dimension, chunker)
+
+    def lock(self):
+        """Writers in this process and others on this machine take turns (Milvus orders writes between machines)."""
+        return write_lock(self.index_dir)
 
 
 @contextmanager

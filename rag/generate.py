@@ -1,4 +1,5 @@
-"""Generator backends behind one interface: llama-cpp-python (default) and transformers (bf16).
+"""Generator backends behind one interface: llama-cpp-python (default), transformers (bf16), and an OpenAI-compatible
+server over HTTP (rag/remote_generate.py).
 
 Components follow Haystack: a cheap __init__, weights loaded once in warm_up(). A lock serialises calls, so
 concurrent requests never interleave on one model's state (llama.cpp's KV cache is per model).
@@ -321,8 +322,14 @@ def _no_grad(torch, fn, kwargs):
         fn(**kwargs)
 
 
+def _openai_generator(settings: Settings) -> Generator:
+    from rag.remote_generate import OpenAIGenerator  # it subclasses Generator: imported once this module is loaded
+
+    return OpenAIGenerator(settings)
+
+
 def make_generator(settings: Settings) -> Generator:
-    backends = {"llama-cpp": LlamaCppGenerator, "transformers": TransformersGenerator}
+    backends = {"llama-cpp": LlamaCppGenerator, "transformers": TransformersGenerator, "openai": _openai_generator}
     if settings.backend not in backends:
         raise ValueError(f"unknown backend {settings.backend!r}; choose one of {', '.join(backends)}")
     return backends[settings.backend](settings)

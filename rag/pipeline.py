@@ -13,6 +13,7 @@ import numpy as np
 from index.build import Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder, make_embedder as make_embedder_named
+from index.remote_embed import RemoteEmbedding
 from index.store import IndexStore
 from rag.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
                       verify)
@@ -24,7 +25,8 @@ from rag.lang import detect_language
 from rag.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
 from rag.question_type import WRONG_KIND, fits_question_type
-from rag.retrieve import HybridRetriever, RetrievedChunk
+from rag.retrieve import HybridRetriever, RetrievedChunk, make_retriever
+from rag.stores import open_store, store_location
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
 from rag.textnorm import fold
@@ -35,12 +37,13 @@ class QuestionError(ValueError):
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return make_embedder_named(settings.embedder, settings.embed_batch_size)
+    return make_embedder_named(settings.embedder, settings.embed_batch_size, RemoteEmbedding.from_settings(settings))
 
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config)
+    return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config,
+                   store_location(settings, index_dir))
 
 
 @dataclass
@@ -66,18 +69,13 @@ class RagPipeline:
         """Open the index (refusing a mismatched one) and load the models once."""
         with self._lock:
             if self.store is None:
-                store = IndexStore.open(self.settings.index_dir)
+                store = open_store(self.settings)
                 self.embedder.warm_up()
                 store.manifest.check_compatible(
                     self.embedder.name, self.embedder.dimension, self.indexer.chunker_params(), self.settings.index_dir
                 )
                 self.store = store
-                self.retriever = HybridRetriever(
-                    store, self.embedder, self.settings.candidates, self.settings.rrf_k,
-                    dense_weight=self.settings.rrf_dense_weight, fusion=self.settings.fusion,
-                    char_weight=self.settings.char_ngram_weight, char_size=self.settings.char_ngram_size,
-                    sentence_weight=self.settings.sentence_weight,
-                )
+                self.retriever = make_retriever(store, self.embedder, self.settings)
                 self.retriever.warm_up()
                 self.selector = EvidenceSelector(self.embedder, self.retriever.bm25, stored=self._stored_sentence)
         if generator and not self._primed:
@@ -94,7 +92,7 @@ class RagPipeline:
 
     def reload_index(self) -> None:
         """Pick up changes another writer saved (e.g. `rag index` while serving)."""
-        store = IndexStore.open(self.settings.index_dir)
+        store = open_store(self.settings)
         self.store = store
         self.retriever.refresh(store)
 
@@ -219,7 +217,7 @@ class RagPipeline:
             ),
             usage=Usage.from_generation(stats.result()),
             raw_answer=raw,
-            abstain_reason=verdict.reason or None,
+            abstain_reason=_with_note(verdict.reason, getattr(self.generator, "confidence_note", None), confidence),
             confidence=confidence,
         )
         yield Event("done", answer)
@@ -274,3 +272,8 @@ class RagPipeline:
         if self.settings.extractive_fallback_coverage >= 1 or self.settings.evidence != "sentences":
             return False
         return max(self.selector.coverage(q, best.text) for q in queries) >= self.settings.extractive_fallback_coverage
+
+
+def _with_note(reason: str, note: str | None, confidence: float | None) -> str | None:
+    """An abstention's reason, plus why no confidence was measured where a remote backend could not (rag.remote_generate)."""
+    return f"{reason} ({note})" if reason and note and confidence is None else reason or None

@@ -3,6 +3,7 @@ character n-gram BM25 rankings, fused on their normalised scores (or by reciproc
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +53,16 @@ class BM25Index:
             self._bm25 = None
             return
         vocab: dict[str, int] = {}
-        corpus_ids = [[vocab.setdefault(t, len(vocab)) for t in self.terms(c.text)] for _, c in rows]
+        corpus_ids = [np.fromiter((vocab.setdefault(t, len(vocab)) for t in self.terms(c.text)), dtype=np.int32)
+                      for _, c in rows]
         if not vocab:  # nothing searchable (e.g. only stop words or symbols): dense search still works
             self._bm25, self._vocab, self._idf = None, {}, {}
             return
         model = bm25s.BM25(k1=self.k1, b=self.b)
-        model.index(bm25s.tokenization.Tokenized(ids=corpus_ids, vocab=vocab), show_progress=False)
+        model.index(bm25s.tokenization.Tokenized(ids=_TokenLists(corpus_ids), vocab=vocab), show_progress=False)
         df = np.zeros(len(vocab))
         for ids in corpus_ids:
-            df[list(set(ids))] += 1
+            df[np.unique(ids)] += 1
         idf = np.log(1 + (len(corpus_ids) - df + 0.5) / (df + 0.5))
         self._bm25, self._vocab = model, vocab
         self._idf = {token: float(idf[i]) for token, i in vocab.items()}
@@ -79,6 +81,20 @@ class BM25Index:
         scores = self._bm25.get_scores(tokens)
         top = np.argsort(-scores)[:k]
         return [(self._ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+class _TokenLists(Sequence):
+    """Each document's token ids kept as an int32 array (4 bytes a token, against 36 for an int in a list), handed to
+    bm25s as a list one document at a time: the n-grams of 10^6 chunks no longer need over 10 GB to index."""
+
+    def __init__(self, arrays: list[np.ndarray]):
+        self._arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __getitem__(self, i: int) -> list[int]:
+        return self._arrays[i].tolist()
 
 
 class CharNgramIndex(BM25Index):
@@ -187,38 +203,49 @@ class HybridRetriever:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         self.warm_up()
         queries = [query] if isinstance(query, str) else list(query)
-        dense, sentence, sparse, char = [], [], [], []
         with self._lock:
             store = self.store
-            if mode != "bm25":
-                vectors = self.embedder.embed_queries(queries)
-                dense = [store.search(v, self.candidates) for v in vectors]
-                if self.sentence_weight > 0 and len(store.sentences):
-                    sentence = [sentence_ranking(store, v, self.candidates) for v in vectors]
-            if mode != "dense":
-                sparse = [self.bm25.search(q, self.candidates) for q in queries]
-            if mode == "hybrid" and self.char is not None:
-                # Only queries in the index's language: an English question's n-grams match French text by accident
-                # (seed gold, untranslated English questions: hit@1 0.90 -> 0.80); its translation is searched instead.
-                char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
+            dense, sentence, sparse, char = self.rankings(store, queries, mode)
         dense_scores, sparse_scores = _best_scores(dense), _best_scores(sparse)
-        rankings = dense + sentence + sparse + char
-        weights = ([self.dense_weight] * len(dense) + [self.sentence_weight] * len(sentence) + [1.0] * len(sparse)
-                   + [self.char_weight] * len(char))
-        if len(rankings) == 1:
-            ranked = rankings[0]
-        else:
-            if self.fusion == "rrf":
-                fused = reciprocal_rank_fusion([[i for i, _ in r] for r in rankings], self.rrf_k, weights)
-            else:
-                relative = [False] * (len(dense) + len(sentence)) + [True] * (len(sparse) + len(char))
-                fused = score_fusion(rankings, weights, relative, self.candidates)
-            ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        ranked = self.fuse(dense, sentence, sparse, char)
         return [
             RetrievedChunk(i, store.chunks[i], score, dense_scores.get(i), sparse_scores.get(i))
             for i, score in ranked[:top_k]
             if i in store.chunks
         ]
+
+    def rankings(self, store, queries: list[str], mode: str) -> tuple[list, list, list, list]:
+        """Each channel's ranking per query: chunk dense, best-sentence dense, word BM25, character n-gram BM25."""
+        dense, sentence, sparse, char = [], [], [], []
+        if mode != "bm25":
+            vectors = self.embedder.embed_queries(queries)
+            dense = [store.search(v, self.candidates) for v in vectors]
+            if self.sentence_weight > 0 and len(store.sentences):
+                sentence = [self.sentence_ranking(store, v) for v in vectors]
+        if mode != "dense":
+            sparse = [self.bm25.search(q, self.candidates) for q in queries]
+        if mode == "hybrid" and self.char is not None:
+            # Only queries in the index's language: an English question's n-grams match French text by accident
+            # (seed gold, untranslated English questions: hit@1 0.90 -> 0.80); its translation is searched instead.
+            char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
+        return dense, sentence, sparse, char
+
+    def sentence_ranking(self, store, query: np.ndarray) -> list[tuple[int, float]]:
+        return sentence_ranking(store, query, self.candidates)
+
+    def fuse(self, dense: list, sentence: list, sparse: list, char: list) -> list[tuple[int, float]]:
+        """One ranking from the channels' rankings (each a list per query phrasing), best first."""
+        rankings = dense + sentence + sparse + char
+        weights = ([self.dense_weight] * len(dense) + [self.sentence_weight] * len(sentence) + [1.0] * len(sparse)
+                   + [self.char_weight] * len(char))
+        if len(rankings) == 1:
+            return rankings[0]
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion([[i for i, _ in r] for r in rankings], self.rrf_k, weights)
+        else:
+            relative = [False] * (len(dense) + len(sentence)) + [True] * (len(sparse) + len(char))
+            fused = score_fusion(rankings, weights, relative, self.candidates)
+        return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
 def _best_scores(rankings: list[list[tuple[int, float]]]) -> dict[int, float]:
@@ -227,3 +254,16 @@ def _best_scores(rankings: list[list[tuple[int, float]]]) -> dict[int, float]:
         for i, score in ranking:
             best[i] = max(score, best.get(i, float("-inf")))
     return best
+
+
+def make_retriever(store, embedder: Embedder, settings) -> HybridRetriever:
+    """The retriever for `store` (rag.config.Settings for its weights): in this process over a FAISS index and
+    in-memory BM25, or searching in Milvus for a Milvus store (rag/milvus_retrieve.py)."""
+    options = dict(candidates=settings.candidates, rrf_k=settings.rrf_k, dense_weight=settings.rrf_dense_weight,
+                   fusion=settings.fusion, char_weight=settings.char_ngram_weight, char_size=settings.char_ngram_size,
+                   sentence_weight=settings.sentence_weight)
+    if getattr(store, "remote", False):
+        from rag.milvus_retrieve import MilvusRetriever  # it subclasses HybridRetriever
+
+        return MilvusRetriever(store, embedder, milvus_fusion=settings.milvus_fusion, **options)
+    return HybridRetriever(store, embedder, **options)
