@@ -19,6 +19,7 @@ import numpy as np
 from rag.assets import resolve_gguf
 from rag.config import Settings
 from rag.kvcache import BLOCK, block_aligned, prefix_cache
+from rag.stopwatch import stage
 
 Message = dict[str, str]
 
@@ -85,6 +86,8 @@ class Generator:
             yield piece
         stats.seconds = time.perf_counter() - start
         stats.prompt_tokens = getattr(self._last, "prompt_tokens", 0)
+        stats.cached_tokens = getattr(self._last, "cached_tokens", 0)
+        stats.token_ids = getattr(self._last, "token_ids", None)
 
     def generate(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
                  grammar: str | None = None) -> Generation:
@@ -100,6 +103,8 @@ class GenerationStats:
     first: float = 0.0
     seconds: float = 0.0
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, those resumed from a cached state rather than evaluated
+    token_ids: list[int] | None = None  # prompt and answer tokens, where the backend tells them (eval.profile)
 
     def result(self) -> Generation | None:
         if not self.pieces and not self.seconds:
@@ -139,8 +144,12 @@ class LlamaCppGenerator(Generator):
     def prime(self, messages: list[Message]) -> None:
         self.warm_up()
         self._llm.add_fixed_prefix(self.fixed_prefix(messages))
-        for _ in self.stream(messages, max_tokens=1):
-            pass
+        self._llm.keep_states = True
+        try:
+            for _ in self.stream(messages, max_tokens=1):
+                pass
+        finally:
+            self._llm.keep_states = False
 
     def fixed_prefix(self, messages: list[Message]) -> list[int]:
         """The tokens every prompt shaped like `messages` starts with: all but the last message's content."""
@@ -183,7 +192,8 @@ class LlamaCppGenerator(Generator):
         from llama_cpp import LlamaGrammar, LogitsProcessorList
 
         if grammar is not None:
-            grammar = LlamaGrammar.from_string(grammar, verbose=False)
+            with stage("generate.grammar"):
+                grammar = LlamaGrammar.from_string(grammar, verbose=False)
         processors = LogitsProcessorList([self._record_first_step])
         with self.lock:
             self._last.first_logprobs = None
@@ -197,7 +207,7 @@ class LlamaCppGenerator(Generator):
                 grammar=grammar,
                 logits_processor=processors,
             )
-            self._last.prompt_tokens = 0
+            self._last.prompt_tokens = self._last.cached_tokens = 0
             try:
                 for chunk in chunks:
                     delta = chunk["choices"][0].get("delta", {}).get("content")
@@ -205,7 +215,9 @@ class LlamaCppGenerator(Generator):
                         yield delta
             finally:
                 chunks.close()
-                self._last.prompt_tokens = int(self._llm.n_tokens)
+                self._last.prompt_tokens = len(self._llm.last_prompt)
+                self._last.cached_tokens = self._llm.last_reused
+                self._last.token_ids = self._llm.input_ids[: self._llm.n_tokens].tolist()
 
 
 class TransformersGenerator(Generator):

@@ -2,6 +2,8 @@
 on its own prompt, and a RAM cache of prompt states that does not keep llama-cpp-python's full logits buffer."""
 from __future__ import annotations
 
+from rag.stopwatch import stage
+
 # Prompts are evaluated in blocks of positions 0-63, 64-127, ... (prefill was no slower than with 512).
 BLOCK = 64
 
@@ -22,6 +24,11 @@ def block_aligned(llama_class):
         canonical_end = 0  # positions below this were evaluated in whole blocks
         anchor = 0  # the fixed-prefix length those blocks were counted from
         fixed_prefixes: tuple[tuple[int, ...], ...] = ()
+        last_prompt: list[int] = []
+        last_reused = 0
+        # Only primed prompts' states go to the cache: a question's own state is almost never resumed, and saving it
+        # after every answer cost 30-100 ms (eval.profile, generate.state_save).
+        keep_states = False
 
         def add_fixed_prefix(self, tokens) -> None:
             self.fixed_prefixes = tuple(sorted({*self.fixed_prefixes, tuple(tokens)}, key=len, reverse=True))
@@ -46,6 +53,7 @@ def block_aligned(llama_class):
                     break
                 start = mine
             self.n_tokens = start
+            self.last_prompt, self.last_reused = prompt, start  # what this prompt cost (eval.profile reads it)
             for begin, end in zip(ours, [*ours[1:], len(prompt)]):
                 if end > begin >= start:
                     super().eval(prompt[begin:end])
@@ -53,12 +61,16 @@ def block_aligned(llama_class):
             self.canonical_end = ours[-1]
 
         def save_state(self):
-            state = super().save_state()
+            if not self.keep_states:
+                return None
+            with stage("generate.state_save"):
+                state = super().save_state()
             state.canonical_end, state.anchor = self.canonical_end, self.anchor
             return state
 
         def load_state(self, state):
-            super().load_state(state)
+            with stage("generate.state_load"):
+                super().load_state(state)
             self.canonical_end = getattr(state, "canonical_end", 0)
             self.anchor = getattr(state, "anchor", 0)
 
@@ -73,6 +85,8 @@ def prefix_cache(capacity_bytes: int):
         state and does not count it against the capacity. Keep one row (broadcast back on restore): 0.6 MB a state."""
 
         def __setitem__(self, key, value):
+            if value is None:  # a state the model chose not to save (BlockAlignedLlama.keep_states)
+                return
             # llama.cpp always re-evaluates the prompt's last token after a restore, so no stored row is read.
             if value.scores is not None and len(value.scores) > 1:
                 value.scores = value.scores[-1:].copy()

@@ -29,6 +29,7 @@ from rag.retrieve import HybridRetriever, RetrievedChunk, make_retriever
 from rag.stores import open_store, store_location
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
+from rag.stopwatch import keep, note, stage
 from rag.textnorm import fold
 
 
@@ -118,10 +119,13 @@ class RagPipeline:
         """The numbered passages the model reads: the best sentences of the top chunks, or the chunks themselves."""
         self.warm_up(generator=False)
         if self.settings.evidence == "chunks":
-            hits = self.retriever.run(queries, k)
+            with stage("retrieve"):
+                hits = self.retriever.run(queries, k)
             return [self._passage(n, hit) for n, hit in enumerate(hits, start=1)]
-        hits = self.retriever.run(queries, max(k, self.settings.evidence_chunks))
-        passages = self.selector.run(queries, hits, limit=k)
+        with stage("retrieve"):
+            hits = self.retriever.run(queries, max(k, self.settings.evidence_chunks))
+        with stage("evidence"):
+            passages = self.selector.run(queries, hits, limit=k)
         if self.settings.evidence_order == "best_last":  # the best sentence right before the question
             passages = [p.model_copy(update={"n": n}) for n, p in enumerate(reversed(passages), start=1)]
         return passages
@@ -153,7 +157,8 @@ class RagPipeline:
         search = (retrieval_query or "").strip() or question
         queries, asked, answer_language = [search], question, language
         if language == "en" and self.settings.cross_lingual in ("pivot", "retrieval"):
-            french = translate_question(self.generator, search)
+            with stage("call.translate_question"):
+                french = translate_question(self.generator, search)
             if french:
                 queries.append(french)
                 if self.settings.cross_lingual == "pivot":
@@ -176,19 +181,28 @@ class RagPipeline:
                     pieces.append(piece)
                     yield Event("token", piece)
                 raw = "".join(pieces)
+        note("generate.first_token", stats.first * 1000)
+        note("generate.decode", max(0.0, stats.seconds - stats.first) * 1000)
+        note("tokens.prompt", stats.prompt_tokens)
+        note("tokens.cached", stats.cached_tokens)
+        note("tokens.completion", len(stats.pieces))
+        keep("generation", stats)
         source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
         yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
-        confidence = self._confidence(raw, answer_language, yes_no_question)
-        verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages, source_text,
-                         asked_as=question if asked != question else None,
-                         same_language=answer_language == self._documents_language(passages))
+        with stage("confidence"):
+            confidence = self._confidence(raw, answer_language, yes_no_question)
+        with stage("verify"):
+            verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages,
+                             source_text, asked_as=question if asked != question else None,
+                             same_language=answer_language == self._documents_language(passages))
         if not verdict.abstained and unsure(confidence, self.settings.min_answer_confidence):
             verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
             verdict = Verdict("", abstained=True, reason=WRONG_KIND)
         yes_no_answer = not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0])
         if yes_no_answer and verdict.citations:
-            verdict = self._rejudge_yes_no(asked, verdict, answer_language)
+            with stage("call.judge_yes_no"):
+                verdict = self._rejudge_yes_no(asked, verdict, answer_language)
         best = max(passages, key=lambda p: p.score, default=None)
         if verdict.abstained and raw and not is_abstention(raw) and best and confidence is None \
                 and not verdict.reason.startswith(UNNAMED) and self._fallback_allowed(queries, best):
@@ -198,7 +212,8 @@ class RagPipeline:
             text = translate_yes_no(verdict.answer, answer_language, language)
         elif pivot and not verdict.abstained:
             claim, _ = parse_markers(verdict.answer)
-            english = translate_answer(self.generator, claim)
+            with stage("call.translate_answer"):
+                english = translate_answer(self.generator, claim)
             if english:
                 text = verdict.answer.replace(claim.rstrip(".!?…"), english.rstrip(".!?…"), 1)
         if pivot:

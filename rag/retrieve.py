@@ -12,6 +12,7 @@ from index.chunk import Chunk
 from index.embed import Embedder
 from index.store import IndexStore
 from rag.lang import detect_language
+from rag.stopwatch import stage
 from rag.textnorm import TERM_PREFIX, char_ngrams, terms, truncate
 
 MODES = ("hybrid", "dense", "bm25")
@@ -207,7 +208,8 @@ class HybridRetriever:
             store = self.store
             dense, sentence, sparse, char = self.rankings(store, queries, mode)
         dense_scores, sparse_scores = _best_scores(dense), _best_scores(sparse)
-        ranked = self.fuse(dense, sentence, sparse, char)
+        with stage("retrieve.fusion"):
+            ranked = self.fuse(dense, sentence, sparse, char)
         return [
             RetrievedChunk(i, store.chunks[i], score, dense_scores.get(i), sparse_scores.get(i))
             for i, score in ranked[:top_k]
@@ -218,16 +220,21 @@ class HybridRetriever:
         """Each channel's ranking per query: chunk dense, best-sentence dense, word BM25, character n-gram BM25."""
         dense, sentence, sparse, char = [], [], [], []
         if mode != "bm25":
-            vectors = self.embedder.embed_queries(queries)
-            dense = [store.search(v, self.candidates) for v in vectors]
+            with stage("retrieve.embed_query"):
+                vectors = self.embedder.embed_queries(queries)
+            with stage("retrieve.dense"):
+                dense = [store.search(v, self.candidates) for v in vectors]
             if self.sentence_weight > 0 and len(store.sentences):
-                sentence = [self.sentence_ranking(store, v) for v in vectors]
+                with stage("retrieve.sentence"):
+                    sentence = [self.sentence_ranking(store, v) for v in vectors]
         if mode != "dense":
-            sparse = [self.bm25.search(q, self.candidates) for q in queries]
+            with stage("retrieve.bm25"):
+                sparse = [self.bm25.search(q, self.candidates) for q in queries]
         if mode == "hybrid" and self.char is not None:
             # Only queries in the index's language: an English question's n-grams match French text by accident
             # (seed gold, untranslated English questions: hit@1 0.90 -> 0.80); its translation is searched instead.
-            char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
+            with stage("retrieve.char_ngram"):
+                char = [self.char.search(q, self.candidates) for q in queries if detect_language(q) == self.language_code]
         return dense, sentence, sparse, char
 
     def sentence_ranking(self, store, query: np.ndarray) -> list[tuple[int, float]]:
