@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.assets import resolve_gguf
 from rag.config import Settings
-from rag.kvcache import BLOCK, block_aligned, prefix_cache
+from rag.kvcache import BLOCK, block_aligned, prefix_cache, read_state, state_file_key, write_state
 from rag.stopwatch import stage
 
 Message = dict[str, str]
@@ -143,29 +143,49 @@ class LlamaCppGenerator(Generator):
 
     def prime(self, messages: list[Message]) -> None:
         self.warm_up()
-        self._llm.add_fixed_prefix(self.fixed_prefix(messages))
-        self._llm.keep_states = True
+        llm = self._llm
+        llm.add_fixed_prefix(self.fixed_prefix(messages))
+        path = state = None
+        if llm.metadata.get("tokenizer.chat_template"):
+            prompt = self._prompt_tokens(messages)
+            path = self._state_dir / f"{state_file_key(llm.model_path, prompt, n_ctx=self.settings.n_ctx)}.npz"
+            state = read_state(path)
+        llm.keep_states = True
         try:
+            if state is not None and state.input_ids[: state.n_tokens].tolist() == prompt[: state.n_tokens]:
+                llm.load_state(state)
+                llm.cache[state.input_ids[: state.n_tokens].tolist()] = state
+                return
             for _ in self.stream(messages, max_tokens=1):
                 pass
+            try:
+                if path is not None:
+                    write_state(llm.save_state(), path)
+            except OSError:  # a read-only cache: the next start primes again
+                pass
         finally:
-            self._llm.keep_states = False
+            llm.keep_states = False
+
+    @property
+    def _state_dir(self) -> Path:
+        return Path(self.settings.cache_dir) / "states"
 
     def fixed_prefix(self, messages: list[Message]) -> list[int]:
         """The tokens every prompt shaped like `messages` starts with: all but the last message's content."""
+        if not self._llm.metadata.get("tokenizer.chat_template") or not messages:
+            return []
+        variants = [self._prompt_tokens([*messages[:-1], {**messages[-1], "content": content}]) for content in "AB"]
+        shared = next((i for i, (a, b) in enumerate(zip(*variants)) if a != b), 0)
+        return variants[0][:shared]
+
+    def _prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The tokens of `messages` in the model's own chat template, as create_chat_completion reads them."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         template = self._llm.metadata.get("tokenizer.chat_template")
-        if not template or not messages:
-            return []
         eos = self._llm.detokenize([self._llm.token_eos()], special=True).decode("utf-8", "replace")
-        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
-        variants = []
-        for content in ("A", "B"):
-            prompt = formatter(messages=[*messages[:-1], {**messages[-1], "content": content}]).prompt
-            variants.append(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
-        shared = next((i for i, (a, b) in enumerate(zip(*variants)) if a != b), 0)
-        return variants[0][:shared]
+        prompt = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")(messages=messages).prompt
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
     def first_token_logprob(self, text: str) -> float | None:
         logprobs = getattr(self._last, "first_logprobs", None)

@@ -1,6 +1,7 @@
 """The question-answering flow: retrieve → prompt → generate → verify citations (or abstain)."""
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import threading
 import time
@@ -67,20 +68,22 @@ class RagPipeline:
         self._primed = False
 
     def warm_up(self, generator: bool = True) -> None:
-        """Open the index (refusing a mismatched one) and load the models once."""
-        with self._lock:
-            if self.store is None:
-                store = open_store(self.settings)
-                self.embedder.warm_up()
-                store.manifest.check_compatible(
-                    self.embedder.name, self.embedder.dimension, self.indexer.chunker_params(), self.settings.index_dir
-                )
-                self.store = store
-                self.retriever = make_retriever(store, self.embedder, self.settings)
-                self.retriever.warm_up()
-                self.selector = EvidenceSelector(self.embedder, self.retriever.bm25, stored=self._stored_sentence)
-        if generator and not self._primed:
-            self.generator.warm_up()
+        """Open the index (refusing a mismatched one) and load the models once, the generator beside the rest."""
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the GGUF loads while the index opens
+            loading = pool.submit(self.generator.warm_up) if generator and not self._primed else None
+            with self._lock:
+                if self.store is None:
+                    store = open_store(self.settings)
+                    self.embedder.warm_up()
+                    store.manifest.check_compatible(
+                        self.embedder.name, self.embedder.dimension, self.indexer.chunker_params(), self.settings.index_dir
+                    )
+                    self.store = store
+                    self.retriever = make_retriever(store, self.embedder, self.settings)
+                    self.retriever.warm_up()
+                    self.selector = EvidenceSelector(self.embedder, self.retriever.bm25, stored=self._stored_sentence)
+        if loading is not None:
+            loading.result()
             prefixes = [build_messages("?", [], language) for language in STYLES]
             if self.settings.cross_lingual in ("pivot", "retrieval"):
                 prefixes += [translation_messages("?"), answer_translation_messages("?")]

@@ -19,3 +19,38 @@ def test_block_boundaries_follow_the_fixed_prefix(pipeline):
     assert llm._boundaries(0, 130) == [0, 64, 128]
     assert llm._boundaries(100, 300) == [0, 64, 100, 164, 228, 292]
     assert llm._boundaries(100, 70) == [0, 64]  # a prompt shorter than the prefix keeps plain blocks
+
+
+def test_primed_states_saved_to_disk_answer_exactly_as_freshly_primed_ones(pipeline, tmp_path, monkeypatch):
+    from rag.generate import LlamaCppGenerator
+
+    monkeypatch.setattr(LlamaCppGenerator, "_state_dir", property(lambda self: tmp_path))
+    priming = build_messages("?", [], "fr")
+    messages = build_messages(QUESTION, pipeline.evidence(QUESTION, 3), "fr")
+
+    fresh = LlamaCppGenerator(pipeline.settings)
+    fresh.prime(priming)
+    saved = list(tmp_path.glob("*.npz"))
+    assert len(saved) == 1
+    expected = fresh.generate(messages, 16)
+    expected_logprob = fresh.first_token_logprob(expected.text)
+    del fresh
+
+    loaded = LlamaCppGenerator(pipeline.settings)
+    evaluated = []
+    monkeypatch.setattr(loaded, "stream", lambda *a, **k: evaluated.append(a) or iter(()))
+    loaded.prime(priming)
+    assert evaluated == [] and list(tmp_path.glob("*.npz")) == saved  # loaded from the file, nothing evaluated
+    monkeypatch.undo()
+    answer = loaded.generate(messages, 16)
+    assert answer.text == expected.text and answer.text
+    assert answer.prompt_tokens == expected.prompt_tokens and loaded._last.cached_tokens > 300
+    assert loaded.first_token_logprob(answer.text) == expected_logprob
+
+
+def test_an_unreadable_or_missing_state_file_reads_as_none(tmp_path):
+    from rag.kvcache import read_state
+
+    (tmp_path / "broken.npz").write_bytes(b"not a state")
+    assert read_state(tmp_path / "broken.npz") is None
+    assert read_state(tmp_path / "missing.npz") is None
