@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gold", type=Path, nargs="+", default=DEFAULT_GOLD, help="gold files whose questions to ask "
                         "(default: both seed splits; only the questions are read)")
     parser.add_argument("--docs", type=Path, default=HERE.parent / "seeds", help="documents to index (default: seeds/)")
+    parser.add_argument("--lang", default=None, help="only questions in this language (fr, en)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
     parser.add_argument("--repeats", type=int, default=1, metavar="R",
                         help="ask every question R times and keep each question's median (default 1)")
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     from rag.generate import default_threads
 
     settings = Settings()
-    items = [item for path in args.gold for item in load_gold(path)][: args.limit]
+    items = [item for path in args.gold for item in load_gold(path) if args.lang in (None, item.lang)][: args.limit]
     pipeline, _ = open_pipeline(settings, args.docs, progress=False)
     pipeline.warm_up()
     floor = None
