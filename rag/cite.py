@@ -263,10 +263,15 @@ def _yes_no_verdict(claim: str, question: str, passages: list[Passage], cited: l
 
 
 def verify(raw: str, question: str, passages: list[Passage], source_text: dict[str, str],
-           asked_as: str | None = None, same_language: bool = True) -> Verdict:
+           asked_as: str | None = None, same_language: bool = True,
+           answer_in_source_language: bool | None = None) -> Verdict:
     """The checked answer, or an abstention with its reason. `asked_as`: the user's question when `question` is
     its translation. `same_language` False: the question and the passages are in two languages (an English question
-    answered straight from French passages), so no word of one can be looked for in the other."""
+    answered straight from French passages), so no word of one can be looked for in the other.
+    `answer_in_source_language` (default: same_language): the answer is written in the passages' language, so it
+    can be given back in the cited sentence's own words."""
+    if answer_in_source_language is None:
+        answer_in_source_language = same_language
     claim, cited = parse_markers(raw)
     claim = re.sub(r"^(?:réponse|answer)\s*:\s*", "", claim, flags=re.IGNORECASE).strip()
     if not claim or is_abstention(claim):
@@ -292,7 +297,7 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if missing:
         return Verdict("", abstained=True, reason=f"not in the cited passages: {', '.join(missing[:5])}")
     numbers = sorted({s.passage.n for s in sentences})
-    if same_language:
+    if answer_in_source_language:
         claim = source_span(claim, [s.text for s in sentences])
     if not asks_when(question):  # a year stays a year
         reworded = source_wording(claim, [s.text for s in sentences], question)

@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     # English questions over French documents. "pivot": the generator translates the question into French, the
     # answer is written and verified in French, then translated back; "retrieval": only retrieval uses the
     # translation; "direct": no translation, the multilingual embedder finds the French passages and the model answers
-    # in English from them; "off": the same as "direct" (kept for older configurations).
-    cross_lingual: Literal["pivot", "retrieval", "direct", "off"] = "pivot"
+    # in English from them; "answer": the English question is searched and read as it is, the answer is written and
+    # verified in French and translated back (one model call fewer than "pivot"); "off": the same as "direct".
+    cross_lingual: Literal["pivot", "retrieval", "direct", "answer", "off"] = "pivot"
     max_top_k: int = 20
     candidates: int = 50
     # Hybrid fusion. "scores": word BM25 / its best score + char_ngram_weight * char n-gram BM25 / its best score +

@@ -86,7 +86,9 @@ class RagPipeline:
             loading.result()
             prefixes = [build_messages("?", [], language) for language in STYLES]
             if self.settings.cross_lingual in ("pivot", "retrieval"):
-                prefixes += [translation_messages("?"), answer_translation_messages("?")]
+                prefixes.append(translation_messages("?"))
+            if self.settings.cross_lingual in ("pivot", "retrieval", "answer"):
+                prefixes.append(answer_translation_messages("?"))
             for messages in prefixes:
                 self.generator.prime(messages)
             self._primed = True
@@ -166,6 +168,8 @@ class RagPipeline:
                 queries.append(french)
                 if self.settings.cross_lingual == "pivot":
                     asked, answer_language = (french if search == question else translate_question(self.generator, question) or question), "fr"
+        elif language == "en" and self.settings.cross_lingual == "answer":
+            answer_language = "fr"  # the English question is read as it is; only the answer goes through French
         passages = self.evidence(queries, k)
         retrieved = time.perf_counter()
         yield Event("passages", passages)
@@ -194,10 +198,12 @@ class RagPipeline:
         yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
         with stage("confidence"):
             confidence = self._confidence(raw, answer_language, yes_no_question)
+        documents_language = self._documents_language(passages)
         with stage("verify"):
             verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages,
                              source_text, asked_as=question if asked != question else None,
-                             same_language=answer_language == self._documents_language(passages))
+                             same_language=(answer_language if asked != question else language) == documents_language,
+                             answer_in_source_language=answer_language == documents_language)
         if not verdict.abstained and unsure(confidence, self.settings.min_answer_confidence):
             verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
         if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):

@@ -29,6 +29,21 @@ def test_english_question_gets_an_english_answer(pipeline, seed_text):
     _check_quotes(answer, seed_text)
 
 
+def test_answer_mode_reads_the_english_question_and_translates_only_the_answer(pipeline, seed_index, seed_text):
+    from rag.config import Settings
+    from rag.pipeline import RagPipeline
+    from rag.stopwatch import profiled
+
+    answer_mode = RagPipeline(Settings(index_dir=seed_index, cross_lingual="answer"), generator=pipeline.generator)
+    with profiled() as record:
+        answer = answer_mode.ask("Who is Putin's foreign policy adviser?")
+    assert "call.translate_question" not in record and "call.translate_answer" in record  # one model call fewer
+    assert not answer.abstained and ("Ouchakov" in answer.answer or "Ushakov" in answer.answer)
+    assert "Je ne sais pas" not in answer.answer and "conseiller" not in answer.answer
+    assert any("Ouchakov" in c.quote for c in answer.citations)
+    _check_quotes(answer, seed_text)
+
+
 def test_confidence_is_reported_and_gates_answers(pipeline, seed_index):
     from rag.config import Settings
     from rag.pipeline import RagPipeline
