@@ -38,10 +38,26 @@ class Server:
 
         return psutil.Process(self.process.pid).memory_info().rss
 
+    def kill(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or a power cut would: no clean-up runs."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:  # in the child, before exec: every file it writes stops at `limit` bytes (EFBIG)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
 
 @contextmanager
-def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[Server]:
-    """Start `python -m rag.cli serve` on 127.0.0.1 and wait until /readyz says ready."""
+def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: float = 300,
+                   file_size_limit: int | None = None) -> Iterator[Server]:
+    """Start `python -m rag.cli serve` on 127.0.0.1 and wait until /readyz says ready. `file_size_limit` runs it
+    under RLIMIT_FSIZE (rag ignores SIGXFSZ, so a write past it fails with EFBIG: a disk that is full for it)."""
     port = free_port()
     log_fd, log_name = tempfile.mkstemp(prefix="rag-serve-", suffix=".log")
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -49,6 +65,7 @@ def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: 
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=full_env, stdout=log_fd, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        preexec_fn=_file_size_limit(file_size_limit) if file_size_limit else None,
     )
     os.close(log_fd)
     server = Server(f"http://127.0.0.1:{port}", proc, Path(log_name))
@@ -78,3 +95,38 @@ def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: 
             proc.wait(timeout=10)
         if os.environ.get("RAG_KEEP_SERVER_LOGS") is None:
             Path(log_name).unlink(missing_ok=True)
+
+
+def minimal_pdf(pages: list[str]) -> bytes:
+    """A valid PDF with one page of Helvetica text per string (an empty string: a page without a text layer)."""
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    pages_id = len(objects) + 1 + 2 * len(pages)  # the Pages object comes after every page and its content
+    kids = []
+    for text in pages:
+        ops = [b"BT /F1 12 Tf 72 720 Td 14 TL"]
+        for line in text.split("\n"):
+            escaped = line.encode("cp1252").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+            ops.append(b"(" + escaped + b") Tj T*")
+        ops.append(b"ET")
+        stream = b"\n".join(ops) if text else b"0 0 1 rg 72 72 200 200 re f"
+        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, content, font)))
+    assert add(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))) == pages_id
+    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref)
+    return bytes(out)

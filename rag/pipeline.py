@@ -10,7 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
-from index.build import Indexer
+from index.build import IndexLimits, Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.store import IndexStore
@@ -40,7 +40,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config)
+    limits = IndexLimits(settings.max_upload_bytes, settings.max_chunks_per_document)
+    return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config, limits)
 
 
 @dataclass
