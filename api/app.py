@@ -22,6 +22,7 @@ from api.deps import get_metrics, get_state
 from api.metrics import CONTENT_TYPE_LATEST, Metrics, ObservabilityMiddleware, configure_logging
 from api.schemas import Health, Readiness, with_limits
 from api.state import ServiceState
+from index.store import IndexWriteError
 from rag.config import Settings, get_settings
 
 log = logging.getLogger("rag.api")
@@ -87,6 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    "msg": "must not be empty or blank" if e.get("type") in ("string_pattern_mismatch", "string_too_short")
                    else e.get("msg", "")} for e in exc.errors()]
         return JSONResponse(_error_body(request, 422, errors), status_code=422)
+
+    @app.exception_handler(IndexWriteError)
+    async def index_write_error(request: Request, exc: IndexWriteError):
+        # Disk full, file too large, read-only: the save failed and the previous index keeps serving.
+        return JSONResponse(_error_body(request, 507, str(exc)), status_code=507)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):

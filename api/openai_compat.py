@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import checked_question, get_metrics, get_state, ready_state
 from api.metrics import Metrics
-from api.routes_ask import SSE_HEADERS, final_answer, start_question
+from api.routes_ask import SSE_HEADERS, context_overflow, final_answer, start_question
 from api.schemas import (ChatCompletion, ChatMessage, ChatRequest, Choice, ChoiceMessage, ModelCard, ModelList, Usage,
                          openai_errors)
 from api.security import require_api_key
@@ -98,7 +98,10 @@ async def chat_chunks(events: AsyncIterator[Event], cid: str, created: int, mode
                     yield _data({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                  "choices": [], "usage": _usage(answer).model_dump()})
     except Exception as exc:  # the status line is gone: OpenAI's in-band error, which the client raises
-        yield _data({"error": {"message": f"internal error: {type(exc).__name__}", "type": "server_error", "code": 500}})
+        overflow = context_overflow(exc)
+        error = {"message": overflow, "type": "invalid_request_error", "code": 413} if overflow else \
+            {"message": f"internal error: {type(exc).__name__}", "type": "server_error", "code": 500}
+        yield _data({"error": error})
     finally:
         await events.aclose()
     yield b"data: [DONE]\n\n"

@@ -13,7 +13,7 @@ from typing import AsyncIterator, Callable, Iterator
 
 from index.build import IndexReport
 from index.ingest import Document, IngestError
-from index.store import IndexStore
+from index.store import IndexStore, sweep, write_lock
 from rag.config import Settings
 from rag.pipeline import Event, RagPipeline
 from rag.textnorm import stems
@@ -196,6 +196,7 @@ class ServiceState:
     # ---- start-up ----------------------------------------------------------------------------------------------------
     def load(self) -> None:
         try:
+            self.sweep()
             if self.settings.create_index and not IndexStore.exists(self.settings.index_dir):
                 report = self.pipeline.indexer.index_documents([])
                 log.info("created an empty index at %s (%s)", self.settings.index_dir, report.summary())
@@ -205,6 +206,21 @@ class ServiceState:
         except Exception as exc:  # reported by /readyz, never a crash loop
             self.error = str(exc)
             log.error("start-up failed: %s", exc)
+
+    def sweep(self) -> None:
+        """Remove what a write killed mid-way left in the index folder (index/store.py: sweep)."""
+        index_dir = self.settings.index_dir
+        if not index_dir.is_dir():
+            return
+        try:
+            with write_lock(index_dir):
+                removed = sweep(index_dir)
+        except OSError as exc:  # a read-only index still serves
+            log.warning("cannot sweep %s: %s", index_dir, exc.strerror or exc)
+            return
+        if removed:
+            log.warning("removed %d leftovers of an interrupted write from %s: %s", len(removed), index_dir,
+                        ", ".join(removed))
 
     @property
     def store(self) -> IndexStore:
@@ -220,7 +236,8 @@ class ServiceState:
     # ---- documents ---------------------------------------------------------------------------------------------------
     def update_documents(self, documents: list[Document], delete: list[str] = ()) -> IndexReport:
         """Add, replace or delete documents: only the changed ones are embedded, the new generation is saved
-        atomically (index/store.py), then the live index is swapped while no question is using it."""
+        atomically (index/store.py), then the live index is swapped while no question is using it. Questions keep
+        reading the live index while the update embeds and saves: it lives in memory, not in the files replaced."""
         language = self.pipeline.retriever.bm25.language if self.pipeline.retriever else "french"
         for doc in documents:
             if not stems(doc.text, language):
@@ -231,7 +248,7 @@ class ServiceState:
                 raise TooManyDocuments(
                     f"the index holds {len(self.store.docs)} documents; the limit is {self.settings.max_documents}"
                 )
+            report = self.pipeline.indexer.index_documents(documents, delete=list(delete))
             with self.index_lock.write():
-                report = self.pipeline.indexer.index_documents(documents, delete=list(delete))
                 self.pipeline.reload_index()
             return report

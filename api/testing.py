@@ -2,6 +2,7 @@
 exit, and its log goes to a file (a pipe nobody reads would fill up and stall the server)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -12,10 +13,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlparse
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fewer prompts to prime at start-up: the fault drills (api/faults.py) restart servers often and ask nothing in English.
+DRILL_ENV = {"RAG_CROSS_LINGUAL": "off"}
+SEARCH = {"query": "registre du port de Kerbrat navires", "top_k": 5}
+
+
+class DrillError(RuntimeError):
+    """A drill that could not run (not a finding about the server)."""
+
+
+def check_loopback(base: str) -> None:
+    host = urlparse(base).hostname or ""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise SystemExit(f"loadtest: {base} is not a loopback address; this tool only loads 127.0.0.0/8, ::1 or localhost")
 
 
 def free_port() -> int:
@@ -42,6 +63,16 @@ class Server:
         """SIGKILL, as the kernel's OOM killer or a power cut would: no clean-up runs."""
         self.process.kill()
         self.process.wait(timeout=30)
+
+
+def snapshot(client: httpx.Client) -> dict:
+    """What a user can observe: every document with its sha256, and the passages a fixed search finds."""
+    listing = client.get("/v1/documents", params={"limit": 1000})
+    found = client.post("/v1/search", json=SEARCH)
+    if listing.status_code != 200 or found.status_code != 200:
+        raise DrillError(f"snapshot failed: {listing.status_code} {found.status_code}")
+    return {"documents": {d["doc_id"]: d["sha256"] for d in listing.json()["documents"]},
+            "search": sorted((p["doc_id"], p["start"], p["end"], round(p["score"], 4)) for p in found.json()["passages"])}
 
 
 def _file_size_limit(limit: int):
