@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from api.testing import DRILL_ENV, ROOT, Server, minimal_pdf, running_server
+from api.testing import DRILL_ENV, ROOT, Server, minimal_pdf, plain_line, running_server
 
 MB = 1024 * 1024
 
@@ -25,7 +25,7 @@ class Case:
     peak_rss_mb: float | None  # the process's peak while handling this input
     rss_before_mb: float | None  # its RSS just before (the server holds the models: about 2.4 GB)
     detail: str
-    bounded: bool  # success or a 4xx / exit 2, one line, within the time allowed
+    bounded: bool  # success or a 4xx / exit 2, one line without library internals, within the time allowed
 
 
 def big_text(size: int) -> bytes:
@@ -64,10 +64,6 @@ class _Peak:
         return _status_kb(self.pid, "VmHWM")
 
 
-def _one_line(text: str) -> bool:
-    return bool(text.strip()) and "\n" not in text.strip() and "Traceback" not in text
-
-
 def _upload(server: Server, name: str, files: dict, timeout: float) -> Case:
     peak = _Peak(server.process.pid)
     started = time.perf_counter()
@@ -80,7 +76,7 @@ def _upload(server: Server, name: str, files: dict, timeout: float) -> Case:
         status, detail = "timeout", ""
     seconds = round(time.perf_counter() - started, 2)
     detail = detail if isinstance(detail, str) else str(detail)
-    bounded = isinstance(status, int) and status < 500 and _one_line(detail)
+    bounded = isinstance(status, int) and status < 500 and plain_line(detail)
     return Case(name, status, seconds, peak.mb(), peak.before, detail[:200], bounded)
 
 
@@ -103,7 +99,7 @@ def _index_cli(name: str, path: Path, index_dir: Path, timeout: float) -> Case:
     seconds = round(time.perf_counter() - started, 2)
     status = "timeout" if seconds > timeout else f"exit {proc.returncode}"
     return Case(name, status, seconds, peak or None, None, line[:200],
-                proc.returncode in (0, 2) and status != "timeout" and _one_line(line))
+                proc.returncode in (0, 2) and status != "timeout" and plain_line(line))
 
 
 def bounds_drill(index_dir: Path, scratch: Path, env: dict[str, str] | None = None, timeout: float = 600) -> dict:

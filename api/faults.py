@@ -3,8 +3,10 @@
     python -m api.faults crash --trials 20   # SIGKILL mid-upload, mid-replace, mid-delete; restart; compare states
     python -m api.faults bounds              # a 50 MB text, a 2,000-page PDF, HTML nested 10,000 deep, a long name
     python -m api.faults diskfull            # uploads into a full index disk (tmpfs when it can mount one)
+    python -m api.faults hostile             # hostile documents: special tokens, fake markers, injections
 
-Each drill starts its own servers over a temporary copy of a fresh seeds/ index and stops them when done.
+Each drill runs over a temporary copy of a fresh seeds/ index, with its own servers (hostile: the pipeline in-process,
+to record the model's prompts), and stops them when done.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import httpx
 
 from api.bounds import bounds_drill
 from api.diskfull import disk_full_drill
+from api.hostile import hostile_drill
 from api.testing import DRILL_ENV, DrillError, Server, running_server, snapshot
 from index.store import leftovers
 
@@ -186,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     crash.add_argument("--seed", type=int, default=0, help="for the random kill moments")
     sub.add_parser("bounds", help="oversized inputs: time and peak RSS of each")
     sub.add_parser("diskfull", help="an upload into a full disk")
+    sub.add_parser("hostile", help="questions about documents holding special tokens, fake markers and injections")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.drill == "crash" and not 1 <= args.trials <= 1000:
@@ -198,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                 figures = crash_drill(index, args.trials, args.seed)
             elif args.drill == "bounds":
                 figures = bounds_drill(index, Path(tmp))
+            elif args.drill == "hostile":
+                figures = hostile_drill(index, Path(tmp))
             else:
                 figures = disk_full_drill(index, Path(tmp))
         except DrillError as exc:

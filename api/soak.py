@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -89,6 +90,9 @@ async def run_soak(base: str, questions: int = 300, concurrency: int = 4, every:
         async def read(label: int) -> None:
             metrics = "" if pid is not None else (await client.get("/metrics")).text
             readings.append({"questions": label, **_resources(pid, metrics)})
+            # As it happens, so that a long run cut short still leaves its readings.
+            print(f"soak: {time.perf_counter() - started:7.0f} s, {len(failures)} errors, {readings[-1]}",
+                  file=sys.stderr, flush=True)
 
         await read(0)
 

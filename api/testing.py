@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,6 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fewer prompts to prime at start-up: the fault drills (api/faults.py) restart servers often and ask nothing in English.
 DRILL_ENV = {"RAG_CROSS_LINGUAL": "off"}
 SEARCH = {"query": "registre du port de Kerbrat navires", "top_k": 5}
+
+
+# What a library leaks into an error message: a traceback, a C++ source line, a faiss:: frame, a raw errno.
+_INTERNALS = re.compile(r"Traceback|File \"|\.(?:cpp|cc|h|py):\d+|faiss::|\[Errno \d+\]|Error: '")
+
+
+def plain_line(text: str) -> bool:
+    """One non-empty line without library internals: what every error a drill provokes must look like."""
+    return bool(text.strip()) and "\n" not in text.strip() and not _INTERNALS.search(text)
 
 
 class DrillError(RuntimeError):
