@@ -95,10 +95,12 @@ def _file_size_limit(limit: int):
 
 
 @contextmanager
-def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: float = 300,
+def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: float = 900,
                    file_size_limit: int | None = None) -> Iterator[Server]:
     """Start `python -m rag.cli serve` on 127.0.0.1 and wait until /readyz says ready. `file_size_limit` runs it
-    under RLIMIT_FSIZE (rag ignores SIGXFSZ, so a write past it fails with EFBIG: a disk that is full for it)."""
+    under RLIMIT_FSIZE (rag ignores SIGXFSZ, so a write past it fails with EFBIG: a disk that is full for it).
+    `timeout` is generous: priming the model's prompts took over 300 s on the 2-core box under a load of 12, and
+    the crash drill restarts servers often; a server that dies is seen at once."""
     port = free_port()
     log_fd, log_name = tempfile.mkstemp(prefix="rag-serve-", suffix=".log")
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
