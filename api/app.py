@@ -24,6 +24,7 @@ from api.metrics import CONTENT_TYPE_LATEST, Metrics, ObservabilityMiddleware, c
 from api.schemas import Health, Readiness, with_limits
 from api.state import ServiceState
 from index.remote import RemoteUnavailable
+from index.store import IndexWriteError
 from rag.config import Settings, get_settings
 
 log = logging.getLogger("rag.api")
@@ -95,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.warning("%s %s: %s", request.method, request.url.path, exc,
                     extra={"request_id": getattr(request.state, "request_id", None)})
         return JSONResponse(_error_body(request, 503, str(exc)), status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(IndexWriteError)
+    async def index_write_error(request: Request, exc: IndexWriteError):
+        # Disk full, file too large, read-only: the save failed and the previous index keeps serving.
+        return JSONResponse(_error_body(request, 507, str(exc)), status_code=507)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):

@@ -2,17 +2,19 @@
 
     python -m api.loadtest                          # 200 requests, concurrency 8, mixed, on a fresh server of seeds/
     python -m api.loadtest --mix ask -n 40          # questions only (each runs the model)
+    python -m api.loadtest --soak                   # 300 questions at concurrency 4, uploads and deletes mixed in
     python -m api.loadtest --base http://127.0.0.1:8000 --key KEY
 
 Mixed load: every `--ask-every`-th request is a question (POST /v1/ask), the rest cycle through search, document
 listing and health. Prints p50/p95/p99 latency, throughput, errors (any non-2xx or transport failure) and the
 server's resident memory before and after (from /metrics). Only loopback addresses are accepted as targets.
+Soak (api/soak.py): questions from the seed gold set and about the uploaded documents, one upload and one delete
+every 10 questions, and the server's RSS, open files and threads every `--every` questions.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import statistics
 import sys
@@ -21,9 +23,10 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
+
+from api.testing import check_loopback
 
 QUERIES = [
     "gazoduc Power of Siberia", "conseiller de Poutine", "visioconférence Xi Jinping", "sanctions occidentales",
@@ -70,18 +73,6 @@ class Result:
             "rss_before_mb": round(self.rss_before / 2**20, 1), "rss_after_mb": round(self.rss_after / 2**20, 1),
             "failures": self.failures[:10],
         }
-
-
-def check_loopback(base: str) -> None:
-    host = urlparse(base).hostname or ""
-    if host == "localhost":
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise SystemExit(f"loadtest: {base} is not a loopback address; this tool only loads 127.0.0.0/8, ::1 or localhost")
 
 
 def plan(n: int, mix: str, ask_every: int) -> list[tuple[str, str, str, dict | None]]:
@@ -155,13 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api.loadtest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", help="a running server (loopback only); default: start one")
     parser.add_argument("--index-dir", help="index for the server started here (default: a fresh index of seeds/)")
-    parser.add_argument("-n", "--requests", type=int, default=200)
-    parser.add_argument("-c", "--concurrency", type=int, default=8)
+    parser.add_argument("-n", "--requests", type=int, help="requests (default 200), or questions with --soak (300)")
+    parser.add_argument("-c", "--concurrency", type=int, help="default 8, or 4 with --soak")
+    parser.add_argument("--soak", action="store_true", help="a long run of questions with uploads and deletes mixed in")
+    parser.add_argument("--every", type=int, default=50, help="with --soak: questions between resource readings")
     parser.add_argument("--mix", choices=["mixed", "ask", "search"], default="mixed")
     parser.add_argument("--ask-every", type=int, default=25, help="in a mixed load, one question every N requests")
     parser.add_argument("--key", help="API key, when the server has RAG_API_KEYS")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    args.requests = args.requests or (300 if args.soak else 200)
+    args.concurrency = args.concurrency or (4 if args.soak else 8)
     if args.requests < 1 or args.concurrency < 1 or args.requests > 100_000:
         parser.error("--requests must be 1..100000 and --concurrency at least 1")
 
@@ -175,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             context = running_server(index, env={"RAG_MAX_QUEUE": str(max(16, args.concurrency))})
         with context as server:
             base = server.base if server else base
+            if args.soak:
+                from api.soak import print_soak, run_soak
+
+                soak = asyncio.run(run_soak(base, args.requests, args.concurrency, args.every,
+                                            pid=server.process.pid if server else None, key=args.key))
+                print_soak(soak, args.json)
+                return 1 if soak["errors"] else 0
             result = asyncio.run(run_load(base, args.requests, args.concurrency, args.mix, args.ask_every, args.key))
     figures = result.summary()
     if args.json:

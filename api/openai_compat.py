@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import answer_state, checked_question, get_metrics, get_state
 from api.metrics import Metrics
-from api.routes_ask import SSE_HEADERS, final_answer, start_question
+from api.routes_ask import SSE_HEADERS, context_overflow, final_answer, start_question
 from api.schemas import (ChatCompletion, ChatMessage, ChatRequest, Choice, ChoiceMessage, ModelCard, ModelList, Usage,
                          openai_errors)
 from api.security import require_api_key
@@ -101,7 +101,10 @@ async def chat_chunks(events: AsyncIterator[Event], cid: str, created: int, mode
     except RemoteUnavailable as exc:  # the model server went away mid-answer
         yield _data({"error": {"message": str(exc), "type": "server_error", "code": 503}})
     except Exception as exc:  # the status line is gone: OpenAI's in-band error, which the client raises
-        yield _data({"error": {"message": f"internal error: {type(exc).__name__}", "type": "server_error", "code": 500}})
+        overflow = context_overflow(exc)
+        error = {"message": overflow, "type": "invalid_request_error", "code": 413} if overflow else \
+            {"message": f"internal error: {type(exc).__name__}", "type": "server_error", "code": 500}
+        yield _data({"error": error})
     finally:
         await events.aclose()
     yield b"data: [DONE]\n\n"

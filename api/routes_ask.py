@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import AsyncIterator
 
@@ -31,6 +32,19 @@ SSE_DOC = (
     "(`{\"text\"}`, repeated, as the model emits them), `citations` (list), `done` (the full answer object) "
     "and, on failure after the stream began, `error` (`{\"detail\"}`)."
 )
+
+
+_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+def context_overflow(exc: BaseException) -> str | None:
+    """llama.cpp refuses a prompt longer than its context: one plain line (413), not a 500. Passages are capped
+    where they enter the prompt (rag/sanitize.py), so it takes many long passages (a large top_k) to get here."""
+    match = _OVERFLOW.search(str(exc)) if isinstance(exc, ValueError) else None
+    if match is None:
+        return None
+    return (f"the passages found for this question make a prompt of {int(match[1]):,} tokens; the model's context "
+            f"holds {int(match[2]):,} (RAG_N_CTX): ask with a smaller top_k")
 
 
 def busy(exc: QueueFull, metrics: Metrics) -> HTTPException:
@@ -73,6 +87,11 @@ async def final_answer(events: AsyncIterator[Event]) -> Answer:
                 answer = event.data
     except QuestionError as exc:
         raise HTTPException(422, detail=str(exc)) from None
+    except ValueError as exc:
+        detail = context_overflow(exc)
+        if detail is None:
+            raise
+        raise HTTPException(413, detail=detail) from None
     finally:
         await events.aclose()
     return answer
@@ -100,8 +119,8 @@ async def ask_events(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
                 yield sse("done", answer.model_dump(exclude={"raw_answer"}))
     except Exception as exc:  # the status line is gone already: report in-band
         log.exception("streamed answer failed")
-        yield sse("error", {"detail": str(exc) if isinstance(exc, (QuestionError, RemoteUnavailable))
-                            else f"internal error: {type(exc).__name__}"})
+        detail = str(exc) if isinstance(exc, (QuestionError, RemoteUnavailable)) else context_overflow(exc)
+        yield sse("error", {"detail": detail or f"internal error: {type(exc).__name__}"})
     finally:
         await events.aclose()
 

@@ -3,6 +3,7 @@
 Each change embeds only the documents it touches, saves a new index generation atomically, and swaps the live
 index (FAISS and BM25) before the response: a question asked after a DELETE never sees the deleted document.
 Everything is validated before the index is touched, so a refused upload leaves the index exactly as it was.
+A save that cannot be written (disk full) is answered 507 by the app's IndexWriteError handler (api/app.py).
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from api.deps import ready_state
 from api.schemas import DocumentDeleted, DocumentFull, DocumentIn, DocumentInfo, DocumentList, DocumentWritten, errors
 from api.security import require_api_key
 from api.state import ServiceState, TooManyDocuments
-from index.extract import UPLOAD_SUFFIXES, document_from_text, document_from_upload
-from index.ingest import Document, IngestError
+from index.extract import UPLOAD_SUFFIXES, ExtractLimits, document_from_text, document_from_upload
+from index.ingest import Document, IngestError, TooLarge
 from index.store import DocRecord
 from rag.config import Settings, get_settings
 
@@ -77,7 +78,13 @@ async def _read_document(request: Request, settings: Settings) -> Document:
                                      max_files=1, max_fields=16, max_part_size=64 * 1024)
             form = await parser.parse()
         except MultiPartException as exc:
+            if "header size" in str(exc.__cause__ or ""):  # python-multipart's bound on one header line
+                raise HTTPException(413, detail="a multipart part's header is too long (a file name of thousands of "
+                                                "characters?); names and doc_ids are limited to 255 characters") from None
             raise HTTPException(400, detail=f"malformed multipart body: {exc.message}") from None
+        except OSError as exc:  # a file part over 1 MB is spooled to a temporary file, which can fail
+            raise HTTPException(507, detail=f"cannot receive the upload: {(exc.strerror or str(exc)).lower()} "
+                                            "(temporary storage full?); the index is unchanged") from None
         try:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
@@ -91,7 +98,10 @@ async def _read_document(request: Request, settings: Settings) -> Document:
             raw = await upload.read(limit + 1)
             if len(raw) > limit:
                 raise HTTPException(413, detail=f"the file is over the limit of {limit:,} bytes (RAG_MAX_UPLOAD_BYTES)")
-            return document_from_upload(raw, upload.filename or "", doc_id or None, upload.content_type)
+            # Extraction (PDF pages, deep HTML) can take seconds: off the event loop.
+            limits = ExtractLimits(settings.max_pdf_pages, settings.max_extract_seconds)
+            return await run_in_threadpool(document_from_upload, raw, upload.filename or "", doc_id or None,
+                                           upload.content_type, limits)
         finally:
             await form.close()
     if media == "application/json" or media.endswith("+json"):
@@ -118,12 +128,15 @@ async def _read_document(request: Request, settings: Settings) -> Document:
     description="A multipart upload (`file`, optional `doc_id`) of .txt, .md, .html or .pdf, or JSON "
                 "`{doc_id, text}`. An existing doc_id is replaced (200); a new one is added (201).",
     openapi_extra=UPLOAD_BODY,
-    responses={200: {"model": DocumentWritten, "description": "replaced or unchanged"}, **errors(400, 401, 413, 415, 422, 503)},
+    responses={200: {"model": DocumentWritten, "description": "replaced or unchanged"},
+               **errors(400, 401, 413, 415, 422, 503, 507)},
 )
 async def add_document(request: Request, state: ServiceState = Depends(ready_state), settings: Settings = Depends(get_settings)):
     try:
         document = await _read_document(request, settings)
         report = await run_in_threadpool(state.update_documents, [document])
+    except TooLarge as exc:
+        raise HTTPException(413, detail=str(exc)) from None
     except IngestError as exc:
         raise HTTPException(422, detail=str(exc)) from None
     except TooManyDocuments as exc:
@@ -154,7 +167,7 @@ def get_document(doc_id: str, state: ServiceState = Depends(ready_state)):
 
 
 @router.delete("/v1/documents/{doc_id:path}", response_model=DocumentDeleted, summary="Delete a document",
-               responses=errors(401, 404, 503))
+               responses=errors(401, 404, 503, 507))
 def delete_document(doc_id: str, state: ServiceState = Depends(ready_state)):
     if doc_id not in state.store.docs:
         raise HTTPException(404, detail=f"no document {doc_id!r}")

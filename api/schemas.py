@@ -50,10 +50,11 @@ def errors(*codes: int) -> dict:
         400: "malformed request body",
         401: "missing or invalid API key (when RAG_API_KEYS is set)",
         404: "no such document",
-        413: "over a size limit (question length, upload size, document count)",
+        413: "over a size limit (question length, upload size, document count, PDF pages, extraction time, chunks)",
         415: "unsupported file type",
         422: "invalid input",
         503: "not ready yet, or too many questions waiting (see Retry-After)",
+        507: "the index could not be written (disk full, file too large); the previous index keeps serving",
     }
     return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
 

@@ -14,7 +14,7 @@ from typing import AsyncIterator, Callable, Iterator
 from index.build import IndexReport
 from index.ingest import Document, IngestError
 from index.remote import RemoteUnavailable
-from index.store import IndexStore
+from index.store import IndexStore, sweep, write_lock
 from rag.config import Settings
 from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
 from rag.pipeline import Event, RagPipeline
@@ -200,6 +200,7 @@ class ServiceState:
 
     # ---- start-up ----------------------------------------------------------------------------------------------------
     def load(self, retry_s: float = 5.0) -> None:
+        self.sweep()
         while True:
             try:
                 if self.settings.create_index and not store_location(self.settings).exists():
@@ -217,6 +218,21 @@ class ServiceState:
                 self.error = str(exc)
                 log.error("start-up failed: %s", exc)
                 return
+
+    def sweep(self) -> None:
+        """Remove what a write killed mid-way left in the index folder (index/store.py: sweep)."""
+        index_dir = self.settings.index_dir
+        if not index_dir.is_dir():
+            return
+        try:
+            with write_lock(index_dir):
+                removed = sweep(index_dir)
+        except OSError as exc:  # a read-only index still serves
+            log.warning("cannot sweep %s: %s", index_dir, exc.strerror or exc)
+            return
+        if removed:
+            log.warning("removed %d leftovers of an interrupted write from %s: %s", len(removed), index_dir,
+                        ", ".join(removed))
 
     @property
     def store(self) -> IndexStore:
@@ -250,7 +266,8 @@ class ServiceState:
     # ---- documents ---------------------------------------------------------------------------------------------------
     def update_documents(self, documents: list[Document], delete: list[str] = ()) -> IndexReport:
         """Add, replace or delete documents: only the changed ones are embedded, the new generation is saved
-        atomically (index/store.py), then the live index is swapped while no question is using it."""
+        atomically (index/store.py), then the live index is swapped while no question is using it. Questions keep
+        reading the live index while the update embeds and saves: it lives in memory, not in the files replaced."""
         language = self.pipeline.retriever.bm25.language if self.pipeline.retriever else "french"
         for doc in documents:
             if not stems(doc.text, language):
@@ -261,7 +278,7 @@ class ServiceState:
                 raise TooManyDocuments(
                     f"the index holds {len(self.store.docs)} documents; the limit is {self.settings.max_documents}"
                 )
+            report = self.pipeline.indexer.index_documents(documents, delete=list(delete))
             with self.index_lock.write():
-                report = self.pipeline.indexer.index_documents(documents, delete=list(delete))
                 self.pipeline.reload_index()
             return report

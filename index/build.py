@@ -6,9 +6,17 @@ from pathlib import Path
 
 from index.chunk import ChunkerConfig, SentenceChunker
 from index.embed import Embedder
-from index.ingest import Document, load_documents
+from index.ingest import Document, TooLarge, load_documents, shown
 from index.sentence_index import chunk_sentence_spans
 from index.store import StoreLocation
+
+
+@dataclass(frozen=True)
+class IndexLimits:
+    """Bounds on one document (RAG_MAX_UPLOAD_BYTES for files read from disk, RAG_MAX_CHUNKS_PER_DOCUMENT)."""
+
+    max_document_bytes: int | None = None
+    max_chunks_per_document: int | None = None
 
 
 @dataclass
@@ -31,11 +39,12 @@ class IndexReport:
 
 class Indexer:
     def __init__(self, index_dir: Path, embedder: Embedder, chunker_config: ChunkerConfig,
-                 location: StoreLocation | None = None):
+                 location: StoreLocation | None = None, limits: IndexLimits = IndexLimits()):
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.chunker_config = chunker_config
         self.location = location or StoreLocation(self.index_dir)  # default: a FAISS index in index_dir
+        self.limits = limits
 
     def chunker_params(self) -> dict:
         return {"max_tokens": self.chunker_config.max_tokens, "overlap_tokens": self.chunker_config.overlap_tokens}
@@ -44,7 +53,8 @@ class Indexer:
         return self.location.open_or_create(self.embedder.name, self.embedder.dimension, self.chunker_params())
 
     def index_paths(self, paths: list[Path], progress: bool = False) -> IndexReport:
-        documents = load_documents([Path(p) for p in paths])  # validate every file before touching the index
+        # validate every file before touching the index
+        documents = load_documents([Path(p) for p in paths], self.limits.max_document_bytes)
         return self.index_documents(documents, progress=progress)
 
     def index_documents(self, documents: list[Document], progress: bool = False, delete: list[str] = ()) -> IndexReport:
@@ -52,6 +62,7 @@ class Indexer:
         self.embedder.warm_up()
         chunker = SentenceChunker(self.chunker_config, self.embedder.count_tokens)
         with self.location.lock():
+            self.location.sweep()  # what a killed writer left; under the lock, no live writer's folder
             # Opened under the lock, so a concurrent writer's changes are never overwritten.
             store = self.open_store()
             todo = []
@@ -64,8 +75,9 @@ class Indexer:
             for doc_id in delete:
                 if store.delete(doc_id):
                     report.deleted.append(doc_id)
+            chunked = {doc.doc_id: self._chunks(chunker, doc) for doc in todo}  # every limit checked before embedding
             for doc in _progress(todo, progress, "Embedding"):
-                chunks = chunker.run(doc)
+                chunks = chunked.pop(doc.doc_id)
                 vectors = self.embedder.embed([c.text for c in chunks])
                 spans, sentence_vectors = [], None
                 if store.manifest.sentences:
@@ -77,6 +89,14 @@ class Indexer:
                 store.save()
         report.total_docs, report.total_chunks = len(store.docs), len(store.chunks)
         return report
+
+    def _chunks(self, chunker: SentenceChunker, doc: Document) -> list:
+        chunks = chunker.run(doc)
+        limit = self.limits.max_chunks_per_document
+        if limit is not None and len(chunks) > limit:
+            raise TooLarge(f"{shown(doc.doc_id)}: {len(chunks):,} chunks; the limit for one document is {limit:,} "
+                           "(RAG_MAX_CHUNKS_PER_DOCUMENT)")
+        return chunks
 
 
 def _progress(items: list, enabled: bool, label: str):

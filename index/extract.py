@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import re
+import time
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from index.ingest import Document, IngestError, decode_text, validate_doc_id
+from index.ingest import MAX_DOC_ID_CHARS, Document, IngestError, TooLarge, decode_text, shown, validate_doc_id
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -36,6 +38,27 @@ _PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ta
                "article", "section", "header", "main"}
 
 
+_CLOSE = object()
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Bounds on one upload's extraction (RAG_MAX_PDF_PAGES, RAG_MAX_EXTRACT_SECONDS)."""
+
+    max_pdf_pages: int = 5000
+    max_seconds: float = 60.0
+
+
+class _Deadline:
+    def __init__(self, name: str, seconds: float):
+        self.name, self.seconds = name, seconds
+        self.ends = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise TooLarge(f"{self.name}: extracting the text took over {self.seconds:g} s (RAG_MAX_EXTRACT_SECONDS)")
+
+
 def kind_of(filename: str, content_type: str | None = None) -> str:
     """'text', 'html' or 'pdf', from the file name's suffix, else from the declared media type."""
     suffix = PurePosixPath(filename or "").suffix.lower()
@@ -49,14 +72,15 @@ def kind_of(filename: str, content_type: str | None = None) -> str:
     if media in _MEDIA_TYPES:
         return _MEDIA_TYPES[media]
     raise IngestError(
-        f"{filename or 'upload'}: unsupported file type (supported: {', '.join(UPLOAD_SUFFIXES)}, "
+        f"{shown(filename or 'upload')}: unsupported file type (supported: {', '.join(UPLOAD_SUFFIXES)}, "
         "or a text/plain, text/markdown, text/html or application/pdf part)"
     )
 
 
-def extract_html(raw: bytes, name: str = "upload.html") -> str:
+def extract_html(raw: bytes, name: str = "upload.html", limits: ExtractLimits = ExtractLimits()) -> str:
     """Visible text of an HTML page: scripts, styles, navigation and forms dropped, one line per block element,
     a blank line between paragraphs, the <title> first when the body does not repeat it."""
+    deadline = _Deadline(name, limits.max_seconds)
     if not raw.strip():
         raise IngestError(f"{name}: the file is empty")
     if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -80,34 +104,38 @@ def extract_html(raw: bytes, name: str = "upload.html") -> str:
         if paragraph and lines and lines[-1] != "":
             lines.append("")
 
-    def walk(node) -> None:
-        from bs4 import CData, NavigableString, Tag
-        from bs4.element import PreformattedString
+    from bs4 import CData, NavigableString, Tag
+    from bs4.element import PreformattedString
 
-        for child in node.children:
-            if isinstance(child, PreformattedString) and not isinstance(child, CData):
-                continue  # comments, doctype, declarations, processing instructions
-            if isinstance(child, NavigableString):
-                current.append(str(child))
-            elif isinstance(child, Tag):
-                name_ = child.name.lower()
-                if name_ == "pre":
-                    flush(True)
-                    text = child.get_text().strip("\n")
-                    if text.strip():
-                        lines.extend(text.splitlines())
-                    flush(True)
-                    continue
-                block = name_ in _BLOCKS
-                if block:
-                    flush(name_ in _PARAGRAPHS)
-                walk(child)
-                if block:
-                    flush(name_ in _PARAGRAPHS)
-                elif name_ in ("td", "th"):
-                    current.append(" ")
+    # An explicit stack, not recursion: HTML nested 10,000 deep must not exhaust Python's stack.
+    stack: list = [(child, None) for child in reversed(list(soup.children))]
+    while stack:
+        child, closing = stack.pop()
+        if child is _CLOSE:  # the end of an element whose content was all walked
+            if closing in _BLOCKS:
+                flush(closing in _PARAGRAPHS)
+            elif closing in ("td", "th"):
+                current.append(" ")
+            continue
+        if isinstance(child, PreformattedString) and not isinstance(child, CData):
+            continue  # comments, doctype, declarations, processing instructions
+        if isinstance(child, NavigableString):
+            current.append(str(child))
+        elif isinstance(child, Tag):
+            name_ = child.name.lower()
+            if name_ == "pre":
+                flush(True)
+                text = child.get_text().strip("\n")
+                if text.strip():
+                    lines.extend(text.splitlines())
+                flush(True)
+                continue
+            if name_ in _BLOCKS:
+                flush(name_ in _PARAGRAPHS)
+            stack.append((_CLOSE, name_))
+            stack.extend((grandchild, None) for grandchild in reversed(list(child.children)))
+        deadline.check()
 
-    walk(soup)
     flush()
     body = "\n".join(lines).strip()
     body = re.sub(r"\n{3,}", "\n\n", body)
@@ -118,8 +146,10 @@ def extract_html(raw: bytes, name: str = "upload.html") -> str:
     return body
 
 
-def extract_pdf(raw: bytes, name: str = "upload.pdf") -> str:
-    """The text layer of every page (pypdf), pages separated by a blank line. Scanned PDFs have none: refused."""
+def extract_pdf(raw: bytes, name: str = "upload.pdf", limits: ExtractLimits = ExtractLimits()) -> str:
+    """The text layer of every page (pypdf), pages separated by a blank line. Scanned PDFs have none: refused.
+    Past `limits.max_pdf_pages` pages, or `limits.max_seconds` of extraction, the file is refused (TooLarge)."""
+    deadline = _Deadline(name, limits.max_seconds)
     if not raw.strip():
         raise IngestError(f"{name}: the file is empty")
     if not raw.lstrip()[:5] == b"%PDF-":
@@ -141,7 +171,13 @@ def extract_pdf(raw: bytes, name: str = "upload.pdf") -> str:
                 ok = 0
             if not ok:
                 raise IngestError(f"{name}: the PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > limits.max_pdf_pages:
+            raise TooLarge(f"{name}: the PDF has {len(reader.pages):,} pages; the limit is {limits.max_pdf_pages:,} "
+                           "(RAG_MAX_PDF_PAGES)")
+        pages = []
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            deadline.check()
     except IngestError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
@@ -158,13 +194,15 @@ def extract_pdf(raw: bytes, name: str = "upload.pdf") -> str:
     return body
 
 
-def extract_text(raw: bytes, filename: str, content_type: str | None = None) -> str:
+def extract_text(raw: bytes, filename: str, content_type: str | None = None,
+                 limits: ExtractLimits = ExtractLimits()) -> str:
     kind = kind_of(filename, content_type)
+    name = shown(filename)
     if kind == "html":
-        return extract_html(raw, filename)
+        return extract_html(raw, name, limits)
     if kind == "pdf":
-        return extract_pdf(raw, filename)
-    return decode_text(raw, filename)
+        return extract_pdf(raw, name, limits)
+    return decode_text(raw, name)
 
 
 def _encodable(value: str, what: str) -> None:
@@ -175,13 +213,13 @@ def _encodable(value: str, what: str) -> None:
 
 
 def document_from_upload(raw: bytes, filename: str, doc_id: str | None = None,
-                         content_type: str | None = None) -> Document:
+                         content_type: str | None = None, limits: ExtractLimits = ExtractLimits()) -> Document:
     """A Document from an uploaded file; doc_id defaults to the file name. Validates before anything is written."""
     doc_id = doc_id if doc_id else (filename or "")  # a path-like file name is refused, not silently cut
     _encodable(doc_id, "doc_id")
     doc_id = validate_doc_id(doc_id)
-    text = extract_text(raw, filename or doc_id, content_type)
-    return Document(doc_id=doc_id, text=text, source=f"upload:{PurePosixPath(filename or doc_id).name}")
+    text = extract_text(raw, filename or doc_id, content_type, limits)
+    return Document(doc_id=doc_id, text=text, source=f"upload:{PurePosixPath(filename or doc_id).name[-MAX_DOC_ID_CHARS:]}")
 
 
 def document_from_text(doc_id: str, text: str, source: str = "api") -> Document:

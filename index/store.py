@@ -6,7 +6,9 @@ of either, and a crash mid-write leaves the old one intact.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -34,6 +36,10 @@ class IndexMissing(IndexError_):
 
 class ManifestMismatch(IndexError_):
     pass
+
+
+class IndexWriteError(IndexError_):
+    """A save that could not be written (disk full, file too large, read-only): the previous generation stays live."""
 
 
 @dataclass
@@ -81,6 +87,35 @@ class DocRecord:
     @property
     def chunk_count(self) -> int:
         return len(self.chunk_ids)
+
+
+# Causes worth naming in one line; anything else is reported by its own strerror.
+_WRITE_CAUSES = {errno.ENOSPC: "disk full", errno.EFBIG: "file too large", errno.EDQUOT: "disk quota exceeded",
+                 errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EIO: "I/O error"}
+
+
+def _write_cause(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno in _WRITE_CAUSES:
+        return _WRITE_CAUSES[exc.errno]
+    message = str(exc)  # faiss reports "... index_write.cpp:499: ... write error in PATH: 0 != 1536 (File too large)"
+    for code, cause in _WRITE_CAUSES.items():
+        if os.strerror(code) in message:
+            return cause
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else "write failed"
+
+
+def _plain_write_errors(save):
+    """OS and faiss write failures become one line naming the folder and the cause, without library internals."""
+
+    @functools.wraps(save)
+    def wrapper(self: "IndexStore") -> None:
+        try:
+            save(self)
+        except (OSError, RuntimeError) as exc:
+            raise IndexWriteError(f"cannot write the index to {self.root}: {_write_cause(exc)}; "
+                                  "the previous index is unchanged") from None
+
+    return wrapper
 
 
 class IndexStore:
@@ -176,6 +211,7 @@ class IndexStore:
         return True
 
     # ---- saving ----------------------------------------------------------------------------------------------------
+    @_plain_write_errors
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.vectors.maybe_upgrade([i for i, _ in self.chunk_rows()])
@@ -242,6 +278,37 @@ class StoreLocation:
     def lock(self):
         """Writers in this process and others on this machine take turns (Milvus orders writes between machines)."""
         return write_lock(self.index_dir)
+
+    def sweep(self) -> list[str]:
+        """Leftovers of killed writers removed (FAISS folders; Milvus rows are versioned by their save instead)."""
+        return [] if self.milvus is not None else sweep(self.index_dir)
+
+
+def leftovers(root: Path) -> list[Path]:
+    """What a killed writer leaves behind: `.tmp-*` folders, a `.CURRENT.tmp` pointer, and generation folders other
+    than the live one and the one before it (kept, as save() keeps it, for a reader still loading it)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    pointer = root / "CURRENT"
+    live = _gen_number(pointer.read_text().strip()) if pointer.is_file() else None
+    older = [_gen_number(p.name) for p in root.glob("gen-*") if live is not None and _gen_number(p.name) < live]
+    keep = {live, max(older, default=None)}
+    return [p for p in sorted(root.iterdir()) if p.name.startswith(".tmp-") or p.name == ".CURRENT.tmp"
+            or (p.name.startswith("gen-") and _gen_number(p.name) not in keep)]
+
+
+def sweep(root: Path) -> list[str]:
+    """Remove the leftovers of killed writers; call it under write_lock, so no running writer's folder is taken.
+    Returns the names removed."""
+    removed = []
+    for path in leftovers(root):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
 
 
 @contextmanager

@@ -155,7 +155,12 @@ class Settings(BaseSettings):
 
     # HTTP service (api/). RAG_API_KEYS is a comma-separated list; when set, /v1/* needs `Authorization: Bearer KEY`.
     api_keys: Annotated[list[str], NoDecode] = []
-    max_upload_bytes: int = 10 * 1024 * 1024  # one uploaded document (file or JSON text)
+    max_upload_bytes: int = 10 * 1024 * 1024  # one document: an upload, JSON text, or a file given to `rag index`
+    # Bounds on one document's extraction and indexing; past them, HTTP 413 / CLI exit 2 with the setting named.
+    # A 2,000-page PDF extracts in about 1 s; 20,000 chunks is about 14 MB of prose (the upload limit is 10 MB).
+    max_pdf_pages: int = 5000
+    max_extract_seconds: float = 60.0
+    max_chunks_per_document: int = 20_000
     max_documents: int = 10_000  # documents the index may hold; adding more gets HTTP 413
     max_queue: int = 16  # questions admitted at once (generating + waiting); more get HTTP 503 with Retry-After
     create_index: bool = False  # `rag serve` on a missing index starts with an empty one instead of failing

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from index.build import Indexer
+from index.build import IndexLimits, Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder, make_embedder as make_embedder_named
 from index.remote_embed import RemoteEmbedding
@@ -44,8 +44,9 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
+    limits = IndexLimits(settings.max_upload_bytes, settings.max_chunks_per_document)
     return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config,
-                   store_location(settings, index_dir))
+                   store_location(settings, index_dir), limits)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import re
 
 from rag.generate import Generator
 from rag.prompt import style_for
+from rag.sanitize import for_prompt
 from rag.textnorm import fold, terms
 
 _YES_NO_FR = re.compile(r"^(?:est-ce que|est-ce qu)|-t-(?:il|elle|on)\b|\b\w+-(?:il|elle|ils|elles|on)\b")
@@ -51,7 +52,7 @@ def polarity_messages(question: str, sentence: str, language: str) -> list[dict[
     first = question.split(maxsplit=1)[0] if question else ""
     if first.lower().split("'")[0] in _LOWERCASE_OPENERS:  # "D'après ce texte, la Maison Blanche…", not "moscou"
         question = question[:1].lower() + question[1:]
-    return [{"role": "user", "content": template.format(sentence=" ".join(sentence.split()), question=question)}]
+    return [{"role": "user", "content": template.format(sentence=for_prompt(sentence), question=question)}]
 
 
 def judge_yes_no(generator: Generator, question: str, sentence: str, language: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.sanitize import for_prompt
 from rag.schema import Passage
 
 
@@ -70,7 +71,7 @@ def style_for(language: str) -> PromptStyle:
 
 
 def format_passages(passages: list[Passage]) -> str:
-    return "\n".join(f"[{p.n}] {' '.join(p.text.split())}" for p in passages)
+    return "\n".join(f"[{p.n}] {for_prompt(p.text)}" for p in passages)
 
 
 def _user_turn(style: PromptStyle, passages_block: str, question: str) -> str:

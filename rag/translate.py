@@ -6,6 +6,7 @@ import re
 
 from rag.generate import Generator
 from rag.numbers import number_keys
+from rag.sanitize import for_prompt
 
 _SYSTEM = "Translate the user's question into French. Output only the French question, nothing else."
 _EXAMPLES = (
@@ -50,7 +51,8 @@ _ANSWER_EXAMPLES = (
 
 
 def answer_translation_messages(french: str) -> list[dict[str, str]]:
-    return _few_shot(_ANSWER_SYSTEM, _ANSWER_EXAMPLES, french)
+    # The answer may repeat document text (the model's words, or the source's wording of a number).
+    return _few_shot(_ANSWER_SYSTEM, _ANSWER_EXAMPLES, for_prompt(french))
 
 
 def translate_answer(generator: Generator, french: str, max_tokens: int = 64) -> str | None:

@@ -4,9 +4,8 @@ document."""
 import httpx
 import pytest
 
-from api.testing import running_server
+from api.testing import minimal_pdf, running_server
 from index.store import IndexStore
-from tests.test_extract import minimal_pdf
 
 SEED_ID = "000_c35498bb09d10278.txt"
 FACT = "Le chat de la bibliothécaire Mireille Vautrin s'appelle Zanzibar. Il est arrivé à la bibliothèque en 2011."

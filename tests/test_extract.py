@@ -1,43 +1,9 @@
 """Text extraction for uploads: HTML through BeautifulSoup, PDF through pypdf, refusals as one-line IngestErrors."""
 import pytest
 
+from api.testing import minimal_pdf
 from index.extract import document_from_text, document_from_upload, extract_html, extract_pdf, kind_of
 from index.ingest import IngestError
-
-
-def minimal_pdf(pages: list[str]) -> bytes:
-    """A real, valid PDF (Helvetica text, one page per string; an empty string gives a page with no text layer)."""
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    pages_id = len(objects) + 1 + 2 * len(pages)  # the Pages object comes after every page and its content
-    kids = []
-    for text in pages:
-        ops = [b"BT /F1 12 Tf 72 720 Td 14 TL"]
-        for line in text.split("\n"):
-            escaped = line.encode("cp1252").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-            ops.append(b"(" + escaped + b") Tj T*")
-        ops.append(b"ET")
-        stream = b"\n".join(ops) if text else b"0 0 1 rg 72 72 200 200 re f"
-        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, content, font)))
-    assert add(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))) == pages_id
-    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref)
-    return bytes(out)
 
 
 PAGE = """<!doctype html><html><head><title>Le gazoduc</title><style>p{color:red}</style>
@@ -126,3 +92,30 @@ def test_upload_and_json_documents():
     for bad_id, text in (("../x", "t"), ("ok", "  "), ("ok", "a\x00b"), ("ok", "bad \ud800 surrogate"), ("\ud800", "t")):
         with pytest.raises(IngestError):
             document_from_text(bad_id, text)
+
+
+def test_html_nested_10000_deep_is_extracted_without_recursion():
+    raw = b"<html><body>" + b"<div>" * 10_000 + "Le phare est au fond.".encode() + b"</div>" * 10_000 + b"</body></html>"
+    assert extract_html(raw, "deep.html") == "Le phare est au fond."
+
+
+def test_a_2000_page_pdf_is_extracted_and_page_and_time_limits_refuse_with_the_setting_named():
+    from index.extract import ExtractLimits
+    from index.ingest import TooLarge
+
+    raw = minimal_pdf([f"Page {i}. La digue {i} fut achevée en {1800 + i % 200}." for i in range(2000)])
+    text = extract_pdf(raw, "registre.pdf")
+    assert text.count("La digue") == 2000 and "La digue 1999 fut achevée en 1999." in text
+    with pytest.raises(TooLarge, match=r"2,000 pages; the limit is 1,000 \(RAG_MAX_PDF_PAGES\)"):
+        extract_pdf(raw, "registre.pdf", ExtractLimits(max_pdf_pages=1000))
+    with pytest.raises(TooLarge, match=r"took over 0 s \(RAG_MAX_EXTRACT_SECONDS\)"):
+        extract_pdf(raw, "registre.pdf", ExtractLimits(max_seconds=0))
+    with pytest.raises(TooLarge, match="RAG_MAX_EXTRACT_SECONDS"):
+        extract_html(b"<p>x</p>" * 10, "page.html", ExtractLimits(max_seconds=0))
+
+
+def test_a_10000_character_file_name_gets_one_short_line():
+    with pytest.raises(IngestError) as refused:
+        document_from_upload(b"Le phare.", "n" * 9996 + ".txt")
+    message = str(refused.value)
+    assert "10,000 characters long; the limit is 255" in message and len(message) < 200

@@ -41,3 +41,18 @@ def test_missing_path_and_unsupported_type(tmp_path):
 def test_path_like_doc_ids_are_refused(bad):
     with pytest.raises(IngestError):
         validate_doc_id(bad)
+
+
+def test_files_over_the_size_limit_are_refused_before_being_read(tmp_path):
+    from index.ingest import TooLarge
+
+    (tmp_path / "big.txt").write_bytes(b"Le phare. " * 2000)
+    with pytest.raises(TooLarge, match=r"20,000 bytes; the limit for one document is 1,000 \(RAG_MAX_UPLOAD_BYTES\)"):
+        load_documents([tmp_path / "big.txt"], max_bytes=1000)
+    assert load_documents([tmp_path / "big.txt"], max_bytes=20_000)[0].doc_id == "big.txt"
+
+
+def test_a_path_too_long_for_the_file_system_is_one_short_line(tmp_path):
+    with pytest.raises(IngestError) as refused:
+        load_documents([tmp_path / ("n" * 10_000 + ".txt")])
+    assert "File name too long" in str(refused.value) and len(str(refused.value)) < 200

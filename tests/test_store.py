@@ -1,8 +1,10 @@
+import errno
 import json
+import os
 
 import pytest
 
-from index.store import IndexStore, ManifestMismatch
+from index.store import IndexStore, IndexWriteError, ManifestMismatch, leftovers, sweep
 from rag.config import Settings
 from rag.pipeline import make_indexer
 
@@ -64,10 +66,10 @@ def test_failed_write_leaves_the_index_intact(writable_index, embedder, tmp_path
     before = IndexStore.open(writable_index)
 
     def broken_write(self, path):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("index.vectors.VectorIndex.write", broken_write)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexWriteError, match=f"^cannot write the index to {writable_index}: disk full;"):
         _indexer(writable_index, embedder).index_paths([docs])
     after = IndexStore.open(writable_index)
     assert after.docs.keys() == before.docs.keys() and after.generation == before.generation
@@ -109,3 +111,29 @@ def test_embedder_mismatch_names_the_setting_to_use(writable_index, embedder):
     minilm = make_indexer(Settings(index_dir=writable_index, embedder="all-MiniLM-L6-v2"))
     with pytest.raises(ManifestMismatch, match=f"set RAG_EMBEDDER={embedder.name} to use this index"):
         minilm.index_paths([SEEDS])
+
+
+def test_sweep_removes_what_killed_writers_left(writable_index):
+    live = (writable_index / "CURRENT").read_text().strip()
+    previous = writable_index / "gen-000000"  # the generation before the live one is kept, as save() keeps it
+    previous.mkdir()
+    (writable_index / ".tmp-k1ll3d").mkdir()
+    (writable_index / ".tmp-k1ll3d" / "docs.jsonl").write_text("{half a line")
+    (writable_index / ".CURRENT.tmp").write_text("gen-000009\n")
+    (writable_index / "gen-000009").mkdir()  # renamed into place, but CURRENT never pointed at it
+    assert sorted(p.name for p in leftovers(writable_index)) == [".CURRENT.tmp", ".tmp-k1ll3d", "gen-000009"]
+    assert sweep(writable_index) == [".CURRENT.tmp", ".tmp-k1ll3d", "gen-000009"]
+    assert leftovers(writable_index) == [] and previous.is_dir() and (writable_index / live).is_dir()
+    assert list(IndexStore.open(writable_index).docs) == ["000_c35498bb09d10278.txt"]
+    assert sweep(writable_index) == []
+
+
+def test_faiss_write_errors_read_as_one_plain_cause():
+    from index.store import _write_cause
+
+    faiss_message = ("Error in void faiss::write_index(const Index*, IOWriter*, int) at /project/faiss/impl/"
+                     "index_write.cpp:499: Error: 'ret == (size * 4)' failed: write error in /x/vectors.faiss: "
+                     "99918 != 1536000 (File too large)")
+    assert _write_cause(RuntimeError(faiss_message)) == "file too large"
+    assert _write_cause(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == "disk full"
+    assert _write_cause(OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))) == "File name too long"
