@@ -15,6 +15,7 @@ import json
 import statistics
 import sys
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
     parser.add_argument("--repeats", type=int, default=1, metavar="R",
                         help="ask every question R times and keep each question's median (default 1)")
+    parser.add_argument("--cross-lingual", default=None, metavar="MODES",
+                        help="comma-separated RAG_CROSS_LINGUAL modes (e.g. pivot,answer) tried on every question in "
+                             "turn, side by side in one process; a summary per mode")
     parser.add_argument("--no-floor", action="store_true", help="skip the model-floor measurement")
     parser.add_argument("--out", type=Path, default=None, help="write per-question rows and the summary as JSON")
     args = parser.parse_args(argv)
@@ -180,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     from rag.generate import default_threads
 
     settings = Settings()
+    if args.cross_lingual:
+        allowed = typing.get_args(Settings.model_fields["cross_lingual"].annotation)
+        unknown = [m for m in args.cross_lingual.split(",") if m not in allowed]
+        if unknown:
+            parser.error(f"unknown --cross-lingual mode {unknown[0]!r}; choose from {', '.join(allowed)}")
     items = [item for path in args.gold for item in load_gold(path) if args.lang in (None, item.lang)][: args.limit]
     pipeline, _ = open_pipeline(settings, args.docs, progress=False)
     pipeline.warm_up()
@@ -187,18 +196,25 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_floor and settings.backend == "llama-cpp":
         floor = ModelFloor(resolve_gguf(settings.generator, settings.cache_dir),
                            settings.n_threads or default_threads(), settings.n_ctx)
-    rows = []
+    modes = args.cross_lingual.split(",") if args.cross_lingual else [settings.cross_lingual]
+    rows: dict[str, list[QuestionProfile]] = {mode: [] for mode in modes}
     for i, item in enumerate(items, start=1):
-        runs = [profile_question(pipeline, item, floor) for _ in range(args.repeats)]
-        rows.append(sorted(runs, key=lambda r: r.total_ms)[len(runs) // 2])
+        for mode in modes:  # in turn on each question, so that every mode meets the same machine load
+            pipeline.settings.cross_lingual = mode
+            runs = [profile_question(pipeline, item, floor) for _ in range(args.repeats)]
+            rows[mode].append(sorted(runs, key=lambda r: r.total_ms)[len(runs) // 2])
         print(f"\r{i}/{len(items)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    summary = summarise(rows)
-    print_summary(summary)
+    report = {}
+    for mode in modes:
+        summary = summarise(rows[mode])
+        if len(modes) > 1:
+            print(f"\nRAG_CROSS_LINGUAL={mode}")
+        print_summary(summary)
+        report[mode] = {"summary": summary, "questions": [{**asdict(r), "ratio": r.ratio} for r in rows[mode]]}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        rows_out = [{**asdict(r), "ratio": r.ratio} for r in rows]
-        args.out.write_text(json.dumps({"summary": summary, "questions": rows_out}, ensure_ascii=False, indent=1))
+        args.out.write_text(json.dumps(report if len(modes) > 1 else report[modes[0]], ensure_ascii=False, indent=1))
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -35,3 +35,12 @@ def test_a_french_question_is_timed_stage_by_stage_against_its_floor(pipeline, f
 def test_an_english_question_shows_its_extra_model_calls(pipeline, floor):
     row = profile_question(pipeline, _item("How long did the video call last?", "en"), floor)
     assert "call.translate_question" in row.stages
+
+
+def test_an_unknown_cross_lingual_mode_is_one_line_and_exit_2(capsys):
+    from eval.profile import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--cross-lingual", "pivot,bogus"])
+    assert exit_info.value.code == 2
+    assert "unknown --cross-lingual mode 'bogus'" in capsys.readouterr().err
