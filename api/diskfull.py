@@ -32,11 +32,11 @@ class Attempt:
 
 
 def cheap_big_text(size: int) -> str:
-    """Megabytes of text that embed in seconds: words past 100 characters are one [UNK] word-piece each, so a chunk
-    of 254 pieces holds about 38 KB."""
-    word = "Kerbrat" + "z" * 143
-    sentence = " ".join([word] * 20) + ".\n"
-    return "Le registre du phare de Kerbrat tient en une ligne.\n" + sentence * (size // len(sentence) + 1)
+    """Megabytes of text that embed in a moment: two sentences apart by a long run of blanks, which tokenizers collapse
+    (e5: a 100,000-space run counts no token), so the document is large on disk and one small chunk to embed."""
+    head = "Le registre du phare de Kerbrat tient en une ligne.\n"
+    tail = "\nLa lanterne du phare de Kerbrat est verte.\n"
+    return head + " " * max(0, size - len(head) - len(tail)) + tail
 
 
 def can_mount_tmpfs(target: Path) -> bool:
