@@ -344,6 +344,7 @@ class Rewrite:
     referent: str = ""
     source: str = ""  # "model", "answer", "heuristic", or "" when not rewritten
     seconds: float = 0.0
+    model_calls: int = 0  # generator calls spent on this rewrite (0 for a self-contained question)
 
     @property
     def rewritten(self) -> bool:
@@ -357,7 +358,8 @@ class Rewriter:
         self.generator = generator
         self.max_chars = max_chars
 
-    def referent(self, previous: str, question: str, ref: Reference, answer: str = "") -> tuple[str, str]:
+    def referent(self, previous: str, question: str, ref: Reference, answer: str = "") -> tuple[str, str, int]:
+        """(referent, how it was found, model calls spent)."""
         candidates = noun_phrases(previous)
         chosen, source = None, ""
         pronoun = _INVERTED.sub(r"\3", tokenize(question)[ref.index].key) if ref.index >= 0 else ""
@@ -365,7 +367,7 @@ class Rewriter:
         if slot and answer:  # "De quel gazoduc ... ?" -> "Le gazoduc d'Extrême-Orient [1]." names it
             filled = [p for p in noun_phrases(re.sub(r"\[\d+\]", "", answer)) if _fold(slot.group(1)) in _fold(p).split()]
             if filled:
-                return _singular(filled[0], pronoun), "answer"
+                return _singular(filled[0], pronoun), "answer", 0
         if self.generator is not None:
             language = detect_language(previous) if ref.kind == "elliptical" else ref.language
             try:
@@ -379,7 +381,8 @@ class Rewriter:
                 chosen, source = widen(chosen, previous), "model"
         if not chosen and candidates:
             chosen, source = candidates[0], "heuristic"
-        return (_singular(chosen, pronoun), source) if chosen else ("", "")
+        calls = int(self.generator is not None)
+        return (_singular(chosen, pronoun), source, calls) if chosen else ("", "", calls)
 
     def rewrite(self, question: str, previous: str | None, answer: str = "") -> Rewrite:
         """`question` made standalone against the previous standalone question (and its answer, if any)."""
@@ -390,8 +393,9 @@ class Rewriter:
         if ref is None:
             return Rewrite(question, question)
         started = time.perf_counter()
-        referent, source = self.referent(previous, question, ref, answer)
+        referent, source, calls = self.referent(previous, question, ref, answer)
         standalone = splice(question, referent, ref) if referent else question
         if not standalone.strip() or len(standalone) > min(self.max_chars, len(question) + len(referent) + 40):
             standalone = question
-        return Rewrite(question, standalone, referent, source if standalone != question else "", time.perf_counter() - started)
+        return Rewrite(question, standalone, referent, source if standalone != question else "",
+                       time.perf_counter() - started, calls)
