@@ -266,7 +266,7 @@ def run(args) -> int:
     tty = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
     console = Console(highlight=False) if tty else Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    conv = Conversation(pipeline, args.k, rewrite_model=False if args.no_model_rewrite else None)
+    conv = Conversation(pipeline, args.k, rewrite_model=args.model_rewrite)
     pipeline.check_question("k", conv.top_k)  # a bad -k fails before the models load
     if tty:
         with console.status("loading the index and models…"):
