@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.dataset import DatasetError, GoldItem, item_from_row
+from eval.dataset import DatasetError, GoldItem, item_from_row, json_lines
 from eval.metrics import (AbstentionEvaluator, AnswerEvaluator, CitationEvaluator, fold_for_match, is_relevant,
                           percentile)
 
@@ -76,15 +76,8 @@ def load_conversations(path: Path) -> list[GoldConversation]:
         raise DatasetError(f"{path}: no such conversation file")
     out: list[GoldConversation] = []
     seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or row.get("id") is None or not isinstance(row.get("turns"), list):
+    for where, row in json_lines(path):
+        if row.get("id") is None or not isinstance(row.get("turns"), list):
             raise DatasetError(f"{where}: every line needs an 'id' and a list of 'turns'")
         conv_id = str(row["id"])
         if conv_id in seen:

@@ -17,6 +17,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 
 class DatasetError(ValueError):
@@ -80,6 +81,19 @@ def load_gold(path: Path) -> list[GoldItem]:
     categories = _categories(path)
     items: list[GoldItem] = []
     seen: set[str] = set()
+    for where, row in json_lines(path):
+        item = item_from_row(row, where, categories)
+        if item.id in seen:
+            raise DatasetError(f"{where}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise DatasetError(f"{path}: no questions")
+    return items
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, dict]]:
+    """("file:line", object) for each non-blank line of a JSONL file; a line that is not a JSON object raises."""
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -91,14 +105,7 @@ def load_gold(path: Path) -> list[GoldItem]:
                 raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise DatasetError(f"{where}: expected a JSON object")
-            item = item_from_row(row, where, categories)
-            if item.id in seen:
-                raise DatasetError(f"{where}: duplicate id {item.id!r}")
-            seen.add(item.id)
-            items.append(item)
-    if not items:
-        raise DatasetError(f"{path}: no questions")
-    return items
+            yield where, row
 
 
 def item_from_row(row: dict, where: str, categories: dict[str, str] | None = None) -> GoldItem:
