@@ -41,7 +41,7 @@ def test_a_follow_up_reads_the_sentence_the_previous_answer_cited(pipeline, seed
     assert follow.answer.rewritten_question == follow.rewrite.standalone
     if first.answer.citations:
         cited = first.answer.citations[0]
-        assert follow.answer.passages[0].start == cited.start and follow.answer.passages[0].text == cited.quote
+        assert (cited.start, cited.quote) in [(p.start, p.text) for p in follow.answer.passages]  # read again
     for c in follow.answer.citations:
         assert seed_text[c.start:c.end] == c.quote
     if not follow.answer.abstained:
