@@ -62,6 +62,8 @@ def tokenize(text: str) -> list[Token]:
 
 def is_content(tok: Token) -> bool:
     k = tok.key.removesuffix("'s")
+    if k.endswith("'"):
+        return False  # an elided article or pronoun: l', d', qu'
     return tok.is_word and k not in STOPWORDS and k not in _EXTRA_STOP and not INVERTED.match(tok.text) and len(k) > 1
 
 
@@ -198,7 +200,8 @@ def noun_phrases(text: str) -> list[str]:
     content = [is_content(t) for t in tokens]
     for n in range(1, len(tokens)):
         prev = tokens[n - 1].key
-        if french and content[n] and (prev in _FR_AUX and _PARTICIPLE.search(tokens[n].key) or prev in _FR_VERB_AFTER):
+        after_aux = prev in _FR_AUX or INVERTED.match(tokens[n - 1].text)  # "a déclaré", "l'a-t-elle annoncé"
+        if french and content[n] and (after_aux and _PARTICIPLE.search(tokens[n].key) or prev in _FR_VERB_AFTER):
             content[n] = False  # "a déclaré", "que disent", "qui dirige": verbs
         if content[n] and prev in {"quel", "quelle", "which", "what"} and tokens[n].key in TIME_NOUNS:
             content[n] = False  # "quel jour", "which year": what is asked, not a referent
@@ -334,7 +337,8 @@ def splice(question: str, referent: str, ref: Reference, names_noun: bool = Fals
             return _cap(f"{text[: tok.start]}{article}{noun.text} {de_phrase(referent)}{text[noun.end:]}")
     # elliptical, or no pronoun to replace: name the subject first
     first = tokens[0].key if tokens else ""
-    body = text[:1].lower() + text[1:] if first in STOPWORDS or first in _QUESTION_WORDS or first in _PREPOSITIONS else text
+    lower = first in STOPWORDS or first in _QUESTION_WORDS or first in _PREPOSITIONS or first in {"within", "dans"}
+    body = text[:1].lower() + text[1:] if lower else text
     if ref.language == "fr":
         return f"À propos {de_phrase(referent)} : {body}"
     return f"Regarding {referent}: {body}"

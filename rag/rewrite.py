@@ -37,7 +37,7 @@ def claim_of(answer: str) -> str:
     return _MARKERS.sub("", answer or "").strip().rstrip(".!?… ").strip()
 
 
-def answer_referent(previous: str, answer: str) -> str | None:
+def answer_referent(previous: str, answer: str, cited: tuple[str, ...] = ()) -> str | None:
     """The previous answer, when it is short and names the person or thing the previous question asked for:
     "Selon lui" after "Qui conseille Poutine ?" / "Iouri Ouchakov [1]." stands for Iouri Ouchakov."""
     asked, claim = _ASKS_FOR_A_NAME.search(previous), claim_of(answer)
@@ -46,7 +46,11 @@ def answer_referent(previous: str, answer: str) -> str | None:
     if asked.group(1) and fold_token(asked.group(1)) in _NOT_A_THING:
         return None
     words = [t for t in tokenize(claim) if t.is_word]
-    return claim if any(t.text[:1].isupper() and t.key not in _DETERMINERS for t in words) else None
+    if not any(t.text[:1].isupper() and t.key not in _DETERMINERS for t in words):
+        return None
+    if any(f" {words[0].text.lower()} " in f" {text} " for text in cited):  # "Gazoduc d'Extrême-Orient": a common noun
+        claim = claim[:1].lower() + claim[1:]
+    return claim
 
 
 def asked_noun(previous: str) -> str:
@@ -179,11 +183,12 @@ class Rewriter:
             filled = [p for p in noun_phrases(claim_of(answer)) if fold_token(slot.group(1)) in fold_token(p).split()]
             if filled:
                 return singular(filled[0], pronoun), "answer", 0
-        demonstrative = demonstrative_referent(question, ref, [previous, claim_of(answer), *cited])
+        same_language = [c for c in cited if detect_language(c) == detect_language(question)]  # no French in English
+        demonstrative = demonstrative_referent(question, ref, [previous, claim_of(answer), *same_language])
         if demonstrative:
             return demonstrative, "cited", 0
         pointing = ref.kind != "elliptical" or {"y", "en", "there", "other", "autre"} & {t.key for t in tokenize(question)}
-        named = answer_referent(previous, answer) if pointing else None
+        named = answer_referent(previous, answer, cited) if pointing else None
         if named:
             return named, "answer", 0
         chosen, source, calls = None, "", 0
