@@ -1,16 +1,17 @@
 """OpenAI-compatible endpoints: POST /v1/chat/completions (streaming and not) and GET /v1/models.
 
 The official `openai` client works unchanged (base_url=http://HOST:PORT/v1). The last user message is the question;
-the turns before it are context for retrieval (the previous user turn and the reply to it are searched with the
-question). Citations come back twice: as [n] markers in the message text, and as the extra top-level field
-`citations` ([{n, doc_id, chunk_id, start, end, quote}]), with `abstained` beside it. When streaming, deltas carry
-the model's words as it writes them; the last chunk (finish_reason "stop") carries `citations`, `abstained` and
-`answer` (the verified text). If verification refuses the draft, a last delta says so before that chunk.
+the user/assistant pairs before it are the conversation, and a follow-up is rewritten into a standalone question by
+the same engine as `rag chat` and POST /v1/ask's `history` (rag.conversation), reported in the extra field
+`rewritten_question`. Citations come back twice: as [n] markers in the message text, and as the extra top-level
+field `citations` ([{n, doc_id, chunk_id, start, end, quote}]), with `abstained` beside it. When streaming, deltas
+carry the model's words as it writes them; the last chunk (finish_reason "stop") carries `citations`, `abstained`,
+`answer` (the verified text) and `rewritten_question`. If verification refuses the draft, a last delta says so
+before that chunk.
 """
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from typing import AsyncIterator
@@ -28,28 +29,32 @@ from api.state import ServiceState
 from index.remote import RemoteUnavailable
 from rag.cite import is_abstention
 from rag.config import Settings, get_settings
+from rag.conversation import PriorTurn, standalone_history
 from rag.pipeline import Event
 from rag.schema import Answer
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["openai"])
 OPENAI_PATHS = ("/v1/chat/", "/v1/models")
 MODEL_ID = "rag"
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 def is_openai_path(path: str) -> bool:
     return path.startswith(OPENAI_PATHS)
 
 
-def retrieval_query(messages: list[ChatMessage], question: str, limit: int) -> str:
-    """The question, preceded by the previous user turn and the reply to it, so that a follow-up ("and in which
-    year?") is searched with the subject it refers to. At most `limit` characters, the question always whole."""
+def chat_history(messages: list[ChatMessage], turns: int, max_chars: int) -> list[PriorTurn]:
+    """The user/assistant pairs before the last user message, the last `turns` of them, oldest first; system
+    messages and unanswered user messages are left out, an abstention counts as no answer."""
     last_user = max(i for i, m in enumerate(messages) if m.role == "user")
-    earlier = [m for m in messages[:last_user] if m.role in ("user", "assistant")][-2:]
-    context = " ".join(_MARKERS.sub("", m.text()).strip() for m in earlier).strip()
-    room = max(0, limit - len(question) - 1)
-    context = context[-room:] if room else ""
-    return f"{context} {question}".strip()
+    pairs, asked = [], None
+    for m in messages[:last_user]:
+        if m.role == "user":
+            asked = m.text().strip()[:max_chars]
+        elif m.role == "assistant" and asked:
+            answer = m.text().strip()[:max_chars]
+            pairs.append((asked, "" if is_abstention(answer) else answer))
+            asked = None
+    return standalone_history(pairs[-turns:]) if turns else []
 
 
 @router.get("/v1/models", response_model=ModelList, summary="Models (OpenAI-compatible)", responses=openai_errors(401))
@@ -94,7 +99,8 @@ async def chat_chunks(events: AsyncIterator[Event], cid: str, created: int, mode
                 if tail:
                     yield _data(chunk({"content": tail}))
                 yield _data(chunk({}, "stop", citations=[c.model_dump() for c in answer.citations],
-                                  abstained=answer.abstained, answer=answer.answer))
+                                  abstained=answer.abstained, answer=answer.answer,
+                                  rewritten_question=answer.rewritten_question))
                 if include_usage:
                     yield _data({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                  "choices": [], "usage": _usage(answer).model_dump()})
@@ -125,8 +131,8 @@ async def chat_completions(body: ChatRequest, state: ServiceState = Depends(answ
         raise HTTPException(422, detail="messages hold no user message: the last user message is the question")
     question = [m for m in body.messages if m.role == "user"][-1].text()
     question, k = checked_question(state, settings, question, body.top_k)
-    query = retrieval_query(body.messages, question, settings.max_question_chars)
-    events = start_question(state, metrics, question, k, query)
+    history = chat_history(body.messages, settings.chat_turns, settings.max_question_chars)
+    events = start_question(state, metrics, question, k, history=history)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -137,4 +143,5 @@ async def chat_completions(body: ChatRequest, state: ServiceState = Depends(answ
         id=cid, created=created, model=body.model,
         choices=[Choice(message=ChoiceMessage(content=answer.answer))],
         usage=_usage(answer), citations=answer.citations, abstained=answer.abstained,
+        rewritten_question=answer.rewritten_question,
     )

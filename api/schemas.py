@@ -219,6 +219,8 @@ class ChatCompletion(BaseModel):
     usage: Usage
     citations: list[Citation] = Field(default_factory=list, description="rag extension: the sources behind the [n] markers")
     abstained: bool = Field(False, description="rag extension: the documents do not hold the answer")
+    rewritten_question: str | None = Field(None, description="rag extension: the standalone question a follow-up "
+                                             "was read as (null when the last user message was self-contained)")
 
 
 class ModelCard(BaseModel):

@@ -25,7 +25,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
     g.add_argument("--gold", type=Path, default=DEFAULT_GOLD,
                    help="gold JSONL {id, question, answers?, evidence? or doc_id?, answerable?, lang?, type?}, or a folder "
-                        "holding qa.jsonl (default: eval/gold/seed_gold.jsonl)")
+                        "holding qa.jsonl (default: eval/gold/seed_gold.jsonl); a JSONL of conversations {id, turns} "
+                        "(eval/gold/conversations_*.jsonl) is run turn by turn through the chat engine")
     g.add_argument("--docs", type=Path, default=None,
                    help="documents folder (default: seeds/, or docs_par/ / docs/ beside a --gold folder)")
     g.add_argument("--index-dir", type=Path, default=None,
@@ -166,19 +167,31 @@ def _run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> dict:
     from eval import dataset
+    from eval.conversations import (conversation_breakdown, conversation_metrics, is_conversation_file, items_of,
+                                    load_conversations, run_conversations)
     from eval.runner import RunOptions, open_pipeline, run_generation, run_retrieval
 
     started = time.perf_counter()
     code_sha256 = _code_fingerprint()  # before the system's modules are imported: the code that actually runs
     modes = _modes(args.modes)
     gold_path, docs_dir = _inputs(args)
-    items = dataset.load_gold(gold_path)
+    conversations = None
+    if is_conversation_file(gold_path):  # multi-turn gold: --offset/--limit count conversations
+        if args.retrieval_only or args.sample:
+            raise UsageError("a conversation gold set runs whole conversations: no --retrieval-only or --sample")
+        conversations = load_conversations(gold_path)
+        n_gold = len(conversations)
+        conversations = conversations[args.offset:][: args.limit]
+        items = items_of(conversations)
+    else:
+        items = dataset.load_gold(gold_path)
+        n_gold = len(items)
     texts = dataset.load_docs(docs_dir)
     dataset.resolve(items, texts)
-    n_gold = len(items)
     if args.sample:
         items = dataset.sample(items, args.sample, args.seed)
-    items = items[args.offset:][: args.limit]
+    if conversations is None:
+        items = items[args.offset:][: args.limit]
     if not items:
         raise UsageError(f"--offset {args.offset} leaves no questions (the set has {n_gold})")
 
@@ -193,7 +206,10 @@ def _evaluate(args: argparse.Namespace) -> dict:
     pipeline, index_s = open_pipeline(settings, docs_dir, args.index_dir, progress=progress)
     options = RunOptions(retrieval_only=args.retrieval_only, modes=modes, k=args.k, top_k=args.top_k, progress=progress)
     run_started = time.perf_counter()
-    if args.retrieval_only:
+    if conversations is not None:
+        rows = run_conversations(pipeline, conversations, args.top_k, progress)
+        metrics, parts = conversation_metrics(rows, texts), conversation_breakdown(rows)
+    elif args.retrieval_only:
         metrics, parts, rows = run_retrieval(pipeline, items, options)
     else:
         metrics, parts, rows = run_generation(pipeline, items, options, texts)
@@ -201,7 +217,8 @@ def _evaluate(args: argparse.Namespace) -> dict:
     return {
         "schema": 1,
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "config": {"run": "retrieval" if args.retrieval_only else "generation", "gold": str(gold_path),
+        "config": {"run": "conversations" if conversations is not None else "retrieval" if args.retrieval_only else "generation",
+                   "gold": str(gold_path),
                    "gold_sha256": dataset.file_sha256(gold_path), "n_gold": n_gold, "n_items": len(items),
                    "docs": str(docs_dir), "n_docs": len(texts), "index_dir": str(pipeline.settings.index_dir),
                    "modes": list(modes), "k": args.k, "top_k": args.top_k, "sample": args.sample, "seed": args.seed,

@@ -17,6 +17,7 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 
 class DatasetError(ValueError):
@@ -80,6 +81,19 @@ def load_gold(path: Path) -> list[GoldItem]:
     categories = _categories(path)
     items: list[GoldItem] = []
     seen: set[str] = set()
+    for where, row in json_lines(path):
+        item = item_from_row(row, where, categories)
+        if item.id in seen:
+            raise DatasetError(f"{where}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise DatasetError(f"{path}: no questions")
+    return items
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, dict]]:
+    """("file:line", object) for each non-blank line of a JSONL file; a line that is not a JSON object raises."""
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -91,34 +105,32 @@ def load_gold(path: Path) -> list[GoldItem]:
                 raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise DatasetError(f"{where}: expected a JSON object")
-            item_id, question = row.get("id"), row.get("question")
-            if item_id is None or not isinstance(question, str) or not question.strip():
-                raise DatasetError(f"{where}: every line needs an 'id' and a non-empty 'question'")
-            item_id = str(item_id)
-            if item_id in seen:
-                raise DatasetError(f"{where}: duplicate id {item_id!r}")
-            seen.add(item_id)
-            answers = _as_str_list(row.get("answers"), "answers", where)
-            evidence = _as_str_list(row.get("evidence"), "evidence", where)
-            doc_id = row.get("doc_id")
-            answerable = row.get("answerable")
-            if answerable is None:
-                answerable = bool(answers or evidence or doc_id)
-            if not isinstance(answerable, bool):
-                raise DatasetError(f"{where}: 'answerable' must be true or false")
-            if not answerable and (answers or evidence):
-                raise DatasetError(f"{where}: an unanswerable item cannot have answers or evidence")
-            article_id = row.get("article_id")
-            kind = row.get("type") or ("unanswerable" if not answerable else categories.get(str(article_id), "general"))
-            items.append(GoldItem(
-                id=item_id, question=question.strip(), answers=answers, evidence=evidence,
-                doc_id=str(doc_id) if doc_id else None, answerable=answerable,
-                lang=str(row.get("lang") or _detect(question)), type=str(kind),
-                article_id=str(article_id) if article_id else None,
-            ))
-    if not items:
-        raise DatasetError(f"{path}: no questions")
-    return items
+            yield where, row
+
+
+def item_from_row(row: dict, where: str, categories: dict[str, str] | None = None) -> GoldItem:
+    """One gold question from its JSON object; a problem raises DatasetError naming `where`."""
+    item_id, question = row.get("id"), row.get("question")
+    if item_id is None or not isinstance(question, str) or not question.strip():
+        raise DatasetError(f"{where}: every line needs an 'id' and a non-empty 'question'")
+    answers = _as_str_list(row.get("answers"), "answers", where)
+    evidence = _as_str_list(row.get("evidence"), "evidence", where)
+    doc_id = row.get("doc_id")
+    answerable = row.get("answerable")
+    if answerable is None:
+        answerable = bool(answers or evidence or doc_id)
+    if not isinstance(answerable, bool):
+        raise DatasetError(f"{where}: 'answerable' must be true or false")
+    if not answerable and (answers or evidence):
+        raise DatasetError(f"{where}: an unanswerable item cannot have answers or evidence")
+    article_id = row.get("article_id")
+    kind = row.get("type") or ("unanswerable" if not answerable else (categories or {}).get(str(article_id), "general"))
+    return GoldItem(
+        id=str(item_id), question=question.strip(), answers=answers, evidence=evidence,
+        doc_id=str(doc_id) if doc_id else None, answerable=answerable,
+        lang=str(row.get("lang") or _detect(question)), type=str(kind),
+        article_id=str(article_id) if article_id else None,
+    )
 
 
 def load_docs(docs_dir: Path) -> dict[str, str]:

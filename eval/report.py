@@ -58,6 +58,10 @@ def markdown(report: dict) -> str:
         lines += ["## Metrics", ""] + _table(["metric", "value"], [[n, metrics[n]] for n in sorted(metrics, key=_metric_order)])
         lines += ["", "## By language and type", ""]
         lines += _breakdown_table(report["breakdown"], ["n", "correct", "accuracy", "f1", "abstain_recall", "citation_hit", "hit@5"])
+        if cfg["run"] == "conversations":
+            from eval.conversations import rewrite_lines
+
+            lines += rewrite_lines(report["rows"], _cell)
         misses = [r for r in report["rows"] if not r.get("correct")]
         if misses:
             lines += ["", f"## Misses ({len(misses)})", ""]

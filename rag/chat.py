@@ -12,15 +12,13 @@ import queue
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from rich.console import Console
 from rich.text import Text
 
-from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
+from rag.conversation import Conversation, Turn
 from rag.pipeline import Event, QuestionError, RagPipeline
 from rag.rewrite import Rewrite
 from rag.schema import Answer
@@ -33,61 +31,6 @@ Ask a question in French or English; follow-ups ("Et quand doit-il débuter ?") 
   /k N       passages to retrieve per question (now {k})
   /help      this help
   /quit      leave (or Ctrl-D); Ctrl-C cancels an answer being written"""
-
-
-@dataclass
-class Turn:
-    rewrite: Rewrite
-    answer: Answer
-
-
-class Conversation:
-    """The last few turns and the settings of a chat; the same for the terminal and for piped input."""
-
-    def __init__(self, pipeline: RagPipeline, top_k: int | None = None, turns: int | None = None,
-                 rewrite_model: bool | None = None):
-        settings = pipeline.settings
-        self.pipeline = pipeline
-        self.top_k = settings.top_k if top_k is None else top_k
-        self.turns: deque[Turn] = deque(maxlen=max(1, turns or settings.chat_turns))
-        self.rewriter = make_rewriter(pipeline, rewrite_model)
-
-    @property
-    def last(self) -> Turn | None:
-        return self.turns[-1] if self.turns else None
-
-    def reset(self) -> None:
-        self.turns.clear()
-
-    def set_k(self, value: str) -> str:
-        try:
-            k = int(value)
-        except ValueError:
-            raise QuestionError(f"/k needs a number, not {value!r}") from None
-        self.pipeline.check_question("k", k)  # the same bounds as `rag ask -k`
-        self.top_k = k
-        return f"k = {k}"
-
-    def stream(self, question: str) -> Iterator[Event]:
-        """Yields rewrite (a Rewrite), then the pipeline's passages, tokens and done; a finished answer becomes a turn.
-        Closing the iterator early stops the model, and the turn is not kept."""
-        history = [PriorTurn(t.rewrite.standalone, "" if t.answer.abstained else t.answer.answer) for t in self.turns]
-        rewrite = None
-        events = answer_follow_up(self.pipeline, self.rewriter, question, history, self.top_k)
-        try:
-            for event in events:
-                if event.kind == "rewrite":
-                    rewrite = event.data
-                elif event.kind == "done":
-                    self.turns.append(Turn(rewrite, event.data))
-                yield event
-        finally:
-            events.close()
-
-    def ask(self, question: str) -> Turn:
-        for _ in self.stream(question):
-            pass
-        return self.last
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------------
@@ -323,7 +266,7 @@ def run(args) -> int:
     tty = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
     console = Console(highlight=False) if tty else Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    conv = Conversation(pipeline, args.k, rewrite_model=False if args.no_model_rewrite else None)
+    conv = Conversation(pipeline, args.k, rewrite_model=args.model_rewrite)
     pipeline.check_question("k", conv.top_k)  # a bad -k fails before the models load
     if tty:
         with console.status("loading the index and models…"):

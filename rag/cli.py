@@ -121,8 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default: $RAG_TOP_K)")
     p.add_argument("--json", action="store_true", help="read questions line by line and print one JSON answer object per line")
     p.add_argument("--history-file", help="input history file (default: $RAG_CHAT_HISTORY_FILE or ~/.local/state/rag/chat_history)")
-    p.add_argument("--no-model-rewrite", action="store_true",
-                   help="resolve follow-ups with the noun-phrase heuristic only, without asking the model")
+    rewrite = p.add_mutually_exclusive_group()
+    rewrite.add_argument("--model-rewrite", dest="model_rewrite", action="store_const", const=True, default=None,
+                         help="when the rules find no referent in the previous answer, ask the model to name it (one "
+                              "short call per follow-up; default: $RAG_CHAT_REWRITE_MODEL, off)")
+    rewrite.add_argument("--no-model-rewrite", dest="model_rewrite", action="store_const", const=False,
+                         help="resolve follow-ups with the rules and the noun-phrase heuristic only (the default)")
     p.add_argument("--backend", choices=["llama-cpp", "transformers", "openai"], help="generator backend")
     p.add_argument("--generator", help="bundled model name or a GGUF path")
     common(p)

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -148,7 +148,8 @@ class RagPipeline:
                 answer = event.data
         return answer
 
-    def stream(self, question: str, top_k: int | None = None, retrieval_query: str | None = None) -> Iterator[Event]:
+    def stream(self, question: str, top_k: int | None = None, retrieval_query: str | None = None,
+               passages_hook: Callable[[list[Passage]], list[Passage]] | None = None) -> Iterator[Event]:
         """Yields passages, then tokens as the model emits them, then done with the verified Answer.
 
         `retrieval_query` (default: the question) lets a caller search with more than the question, e.g. a chat
@@ -172,6 +173,8 @@ class RagPipeline:
         elif language == "en" and self.settings.cross_lingual == "answer":
             answer_language = "fr"  # the English question is read as it is; only the answer goes through French
         passages = self.evidence(queries, k)
+        if passages_hook:  # rag.conversation: a follow-up also reads the sentence the previous answer cited
+            passages = passages_hook(passages)
         retrieved = time.perf_counter()
         yield Event("passages", passages)
         stats = GenerationStats()

@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from api.openai_compat import retrieval_query
+from api.openai_compat import chat_history
 from api.schemas import ChatMessage
 from api.security import key_matches
 from api.testing import running_server
@@ -52,7 +52,8 @@ def test_chat_completion_with_earlier_turns_as_context(client, seed_text):
     assert message.role == "assistant" and message.content
     assert completion.choices[0].finish_reason == "stop"
     extra = completion.model_extra
-    assert set(extra) >= {"citations", "abstained"}
+    assert set(extra) >= {"citations", "abstained", "rewritten_question"}
+    assert extra["rewritten_question"] is None  # "En quelle année l'approvisionnement…" names its subject
     if not extra["abstained"]:
         assert "2027" in message.content and "[" in message.content
         assert extra["citations"] and any("2027" in c["quote"] for c in extra["citations"])
@@ -80,7 +81,8 @@ def test_streamed_chat_completion_and_a_full_queue(client, server, seed_text):
     final = [c for c in chunks if c.choices and c.choices[0].finish_reason == "stop"]
     assert len(final) == 1 and text.strip()
     extra = final[0].model_extra
-    assert set(extra) >= {"citations", "abstained", "answer"}
+    assert set(extra) >= {"citations", "abstained", "answer", "rewritten_question"}
+    assert extra["rewritten_question"] is None  # a first question is never rewritten
     _check_citations(extra["citations"], seed_text)
     if not extra["abstained"]:
         assert "Ouchakov" in text and extra["citations"]
@@ -136,12 +138,31 @@ def test_key_comparison():
     assert not key_matches("abc", [])
 
 
-def test_retrieval_query_carries_the_previous_turn():
-    messages = [ChatMessage(role="user", content="Parle-moi du gazoduc."),
-                ChatMessage(role="assistant", content="Il a été signé en 2023 [1]."),
-                ChatMessage(role="user", content="Et quand débute-t-il ?")]
-    query = retrieval_query(messages, "Et quand débute-t-il ?", 2000)
-    assert query == "Parle-moi du gazoduc. Il a été signé en 2023. Et quand débute-t-il ?"
-    assert retrieval_query(messages[-1:], "Et quand débute-t-il ?", 2000) == "Et quand débute-t-il ?"
-    assert retrieval_query(messages, "Et quand débute-t-il ?", 30).endswith("Et quand débute-t-il ?")
-    assert len(retrieval_query(messages, "Et quand débute-t-il ?", 30)) <= 30
+def test_chat_history_is_the_bounded_user_assistant_pairs_made_standalone():
+    messages = [ChatMessage(role="system", content="Tu es un assistant."),
+                ChatMessage(role="user", content="Quel gazoduc Poutine et Xi ont-ils évoqué ?"),
+                ChatMessage(role="assistant", content="Le gazoduc d'Extrême-Orient [1]."),
+                ChatMessage(role="user", content="Et quand doit-il débuter ?"),
+                ChatMessage(role="assistant", content="Je ne sais pas : les documents ne contiennent pas la réponse."),
+                ChatMessage(role="user", content="Une question restée sans réponse ?"),
+                ChatMessage(role="user", content="Et son coût ?")]
+    first, second = chat_history(messages, 3, 2000)
+    assert (first.question, first.answer) == ("Quel gazoduc Poutine et Xi ont-ils évoqué ?", "Le gazoduc d'Extrême-Orient [1].")
+    assert second.question == "Quand le gazoduc d'Extrême-Orient doit-il débuter ?"  # resolved by the rules alone
+    assert second.answer == ""  # an abstention is no answer to refer to
+    assert [t.question for t in chat_history(messages, 1, 2000)] == ["Et quand doit-il débuter ?"]
+    assert chat_history(messages[-1:], 3, 2000) == [] and len(chat_history(messages, 3, 10)[0].question) == 10
+
+
+def test_follow_up_is_rewritten_like_rag_chat(client, seed_text):
+    """The same engine as `rag chat`: the pronoun gets the previous answer's pipeline, reported in rewritten_question."""
+    completion = client.chat.completions.create(model="rag", messages=[
+        {"role": "user", "content": "Quel gazoduc Poutine et Xi ont-ils évoqué ?"},
+        {"role": "assistant", "content": "Le gazoduc d'Extrême-Orient [1]."},
+        {"role": "user", "content": "Et quand doit-il débuter ?"},
+    ])
+    extra = completion.model_extra
+    assert extra["rewritten_question"] == "Quand le gazoduc d'Extrême-Orient doit-il débuter ?"
+    _check_citations(extra["citations"], seed_text)
+    if not extra["abstained"]:
+        assert "2027" in completion.choices[0].message.content
