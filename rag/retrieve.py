@@ -83,13 +83,13 @@ class BM25Index:
 
 
 def top_scores(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest positive scores, best first, ties in index order. A partial selection: sorting all
-    10^6 character n-gram scores took 30-50 ms a query (eval.scale), most of a hybrid search."""
-    if k < len(scores):
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        candidates = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
-    else:
-        candidates = np.flatnonzero(scores > 0)
+    """Indices of the k highest positive scores, best first, ties in index order. A partial selection among the
+    positive scores: sorting all 10^6 character n-gram scores took 40-170 ms a query on the busy 2 cores, this takes
+    1-7 ms (word BM25's mostly-zero scores are filtered first: np.partition over a million zeros is as slow)."""
+    candidates = np.flatnonzero(scores > 0)
+    if len(candidates) > k:
+        values = scores[candidates]
+        candidates = candidates[values >= np.partition(values, len(values) - k)[len(values) - k]]
     return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 

@@ -157,8 +157,8 @@ def test_hybrid_char_channel_only_for_queries_in_the_index_language():
 def test_top_scores_is_a_stable_sort_of_the_positive_scores():
     """BM25's partial selection gives what a full stable sort gives, ties and zeros included."""
     rng = np.random.default_rng(0)
-    for size, k in [(1000, 50), (1000, 5), (30, 50), (1000, 1000)]:
-        scores = rng.integers(0, 6, size).astype(np.float32) / 2  # many ties, many zeros
+    for size, k, top in [(1000, 50, 6), (1000, 5, 6), (30, 50, 6), (1000, 1000, 6), (100_000, 50, 400)]:
+        scores = np.maximum(rng.integers(-top, 6, size), 0).astype(np.float32) / 2  # many ties, many zeros
         order = np.argsort(-scores, kind="stable")
         assert top_scores(scores, k).tolist() == [i for i in order[:k] if scores[i] > 0]
     assert top_scores(np.zeros(100, dtype=np.float32), 10).tolist() == []
