@@ -8,7 +8,7 @@ import pytest
 from index.chunk import Chunk
 from rag.config import Settings
 from rag.retrieve import (BM25Index, CharNgramIndex, HybridRetriever, reciprocal_rank_fusion, score_fusion,
-                          sentence_ranking)
+                          sentence_ranking, top_scores)
 from rag.textnorm import TERM_PREFIX, char_ngrams, stems, terms
 
 
@@ -152,3 +152,13 @@ def test_hybrid_char_channel_only_for_queries_in_the_index_language():
     assert HybridRetriever(_FakeStore(texts, vectors), _FakeEmbedder(vectors[1]), char_weight=0).char is None
     rrf = HybridRetriever(_FakeStore(texts, vectors), _FakeEmbedder(vectors[1]), candidates=2, fusion="rrf")
     assert rrf.run("Qui sont les insurgés ?", 1)[0].id == 0
+
+
+def test_top_scores_is_a_stable_sort_of_the_positive_scores():
+    """BM25's partial selection gives what a full stable sort gives, ties and zeros included."""
+    rng = np.random.default_rng(0)
+    for size, k, top in [(1000, 50, 6), (1000, 5, 6), (30, 50, 6), (1000, 1000, 6), (100_000, 50, 400)]:
+        scores = np.maximum(rng.integers(-top, 6, size), 0).astype(np.float32) / 2  # many ties, many zeros
+        order = np.argsort(-scores, kind="stable")
+        assert top_scores(scores, k).tolist() == [i for i in order[:k] if scores[i] > 0]
+    assert top_scores(np.zeros(100, dtype=np.float32), 10).tolist() == []
