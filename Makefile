@@ -41,5 +41,12 @@ loadtest: install
 scale: install
 	$(PY) -m eval.scale
 
+# rag, the raw llama.cpp floor and LlamaIndex out of the box, side by side on the seed questions (eval/README.md,
+# Speed: side by side). LlamaIndex is installed into .bench/llamaindex-venv on first use. Long: about 75 minutes on
+# 2 cores with the defaults; BENCH_ARGS="--limit 20 --repeats 1" for a quick look.
+BENCH_ARGS ?=
+bench: install
+	$(PY) -m eval.sidebyside $(BENCH_ARGS)
+
 clean:
 	rm -rf $(INDEX_DIR) .pytest_cache
