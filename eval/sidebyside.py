@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
@@ -175,9 +175,12 @@ def run_child(command: list[str], job: dict, label: str) -> SystemRun:
     """Run one system's process on `job` (a JSON file); its last stdout line is its SystemRun."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="sidebyside-job-", delete=False) as fh:
         json.dump(job, fh, ensure_ascii=False)
+    # rag's embedder makes OpenMP threads wait passively before llama.cpp loads (index/embed.py), so rag's llama.cpp
+    # threads do too; the floor and LlamaIndex get the same, or their idle threads would spin against rag's terms.
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     try:
         out = subprocess.run([*command, "--job", fh.name], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, env=env)
     finally:
         Path(fh.name).unlink(missing_ok=True)
     if out.returncode != 0:
