@@ -198,8 +198,11 @@ def run_child(command: list[str], job: dict, label: str) -> SystemRun:
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     tail: deque[str] = deque(maxlen=20)
     try:
-        child = subprocess.Popen([*command, "--job", fh.name], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, errors="replace", env=env)
+        try:
+            child = subprocess.Popen([*command, "--job", fh.name], cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, errors="replace", env=env)
+        except OSError as exc:
+            raise BenchError(f"cannot start {label}: {exc.strerror or exc} ({command[0]})") from None
         relay = threading.Thread(target=relay_progress, args=(child.stderr, tail), daemon=True)
         relay.start()
         stdout = child.stdout.read()
@@ -374,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchError, DatasetError) as exc:
         print(f"sidebyside: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the children, in the same process group, got the Ctrl-C too
+        print("\nsidebyside: interrupted", file=sys.stderr)
+        return 130
     print(format_table(result["figures"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

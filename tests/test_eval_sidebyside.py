@@ -85,3 +85,8 @@ def test_a_system_shows_its_progress_and_a_failure_in_one_line(capsys):
         run_child([sys.executable, "-c", script], {}, "LlamaIndex")
     err = capsys.readouterr().err
     assert "\rLlamaIndex 1/2" in err and "a warning" not in err
+
+
+def test_a_system_that_cannot_start_is_one_line(tmp_path):
+    with pytest.raises(BenchError, match=r"^cannot start LlamaIndex: No such file or directory"):
+        run_child([str(tmp_path / "venv" / "bin" / "python"), "-m", "eval.llamaindex_side"], {}, "LlamaIndex")
