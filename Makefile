@@ -41,5 +41,13 @@ loadtest: install
 scale: install
 	$(PY) -m eval.scale
 
+# rag, the raw llama.cpp floor and LlamaIndex out of the box, side by side on the seed questions (eval/README.md,
+# Speed: side by side). LlamaIndex is installed into .bench/llamaindex-venv on first use. Long with the defaults
+# (149 questions, 3 repeats: LlamaIndex alone writes about 7 s a question on a quiet 2-core machine);
+# BENCH_ARGS="--limit 30 --repeats 1" took 35 minutes on a loaded one.
+BENCH_ARGS ?=
+bench: install
+	$(PY) -m eval.sidebyside $(BENCH_ARGS)
+
 clean:
 	rm -rf $(INDEX_DIR) .pytest_cache
