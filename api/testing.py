@@ -34,7 +34,8 @@ def plain_line(text: str) -> bool:
 
 
 class DrillError(RuntimeError):
-    """A drill that could not run (not a finding about the server)."""
+    """A drill that could not run (not a finding about the server): its first line is the reason, a server's log
+    may follow."""
 
 
 def check_loopback(base: str) -> None:
@@ -116,17 +117,17 @@ def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: 
         deadline = time.time() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()[-4000:]}")
+                raise DrillError(f"server exited with {proc.returncode}:\n{server.log()[-4000:]}")
             try:
                 r = httpx.get(f"{server.base}/readyz", timeout=2)
                 if r.status_code == 200:
                     break
                 if r.json().get("status") == "error":
-                    raise RuntimeError(f"server start-up failed: {r.json()}")
+                    raise DrillError(f"server start-up failed: {r.json()}")
             except httpx.TransportError:
                 pass
             if time.time() > deadline:
-                raise RuntimeError(f"server not ready in {timeout:.0f}s:\n{server.log()[-4000:]}")
+                raise DrillError(f"server not ready in {timeout:.0f}s:\n{server.log()[-4000:]}")
             time.sleep(0.5)
         yield server
     finally:
