@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 figures = disk_full_drill(index, Path(tmp))
         except DrillError as exc:
-            print(f"faults: error: {exc}", file=sys.stderr)
+            print(f"faults: error: {str(exc).splitlines()[0]}", file=sys.stderr)
             return 1
     shown = figures if args.json else {k: v for k, v in figures.items() if k not in ("per_trial", "cases")}
     print(json.dumps(shown, indent=1, ensure_ascii=False))

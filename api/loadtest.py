@@ -160,24 +160,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.requests < 1 or args.concurrency < 1 or args.requests > 100_000:
         parser.error("--requests must be 1..100000 and --concurrency at least 1")
 
-    from api.testing import running_server
+    from api.testing import DrillError, running_server
 
-    with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
-        if args.base:
-            context, base = nullcontext(None), args.base
-        else:
-            index = Path(args.index_dir) if args.index_dir else _seed_index(Path(tmp) / "index")
-            context = running_server(index, env={"RAG_MAX_QUEUE": str(max(16, args.concurrency))})
-        with context as server:
-            base = server.base if server else base
-            if args.soak:
-                from api.soak import print_soak, run_soak
+    try:
+        with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
+            if args.base:
+                context, base = nullcontext(None), args.base
+            else:
+                index = Path(args.index_dir) if args.index_dir else _seed_index(Path(tmp) / "index")
+                context = running_server(index, env={"RAG_MAX_QUEUE": str(max(16, args.concurrency))})
+            with context as server:
+                base = server.base if server else base
+                if args.soak:
+                    from api.soak import print_soak, run_soak
 
-                soak = asyncio.run(run_soak(base, args.requests, args.concurrency, args.every,
-                                            pid=server.process.pid if server else None, key=args.key))
-                print_soak(soak, args.json)
-                return 1 if soak["errors"] else 0
-            result = asyncio.run(run_load(base, args.requests, args.concurrency, args.mix, args.ask_every, args.key))
+                    soak = asyncio.run(run_soak(base, args.requests, args.concurrency, args.every,
+                                                pid=server.process.pid if server else None, key=args.key))
+                    print_soak(soak, args.json)
+                    return 1 if soak["errors"] else 0
+                result = asyncio.run(run_load(base, args.requests, args.concurrency, args.mix, args.ask_every, args.key))
+    except DrillError as exc:  # the server it started never became ready
+        print(f"loadtest: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     figures = result.summary()
     if args.json:
         print(json.dumps(figures, indent=1))

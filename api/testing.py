@@ -36,7 +36,8 @@ def plain_line(text: str) -> bool:
 
 
 class DrillError(RuntimeError):
-    """A drill that could not run (not a finding about the server)."""
+    """A drill that could not run (not a finding about the server): its first line is the reason, a server's log
+    may follow."""
 
 
 def check_loopback(base: str) -> None:
@@ -136,9 +137,9 @@ def running_process(argv: list[str], base: str, ready: Callable[[], bool], timeo
         deadline = time.time() + timeout
         while not ready():
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{server.log()[-4000:]}")
+                raise DrillError(f"{name} exited with {proc.returncode}:\n{server.log()[-4000:]}")
             if time.time() > deadline:
-                raise RuntimeError(f"{name} not ready in {timeout:.0f}s:\n{server.log()[-4000:]}")
+                raise DrillError(f"{name} not ready in {timeout:.0f}s:\n{server.log()[-4000:]}")
             time.sleep(0.3)
         yield server
     finally:
@@ -188,7 +189,7 @@ def running_server(index_dir: Path, env: dict[str, str] | None = None, timeout: 
         except httpx.TransportError:
             return False
         if r.status_code != 200 and r.json().get("status") == "error":
-            raise RuntimeError(f"server start-up failed: {r.json()}")
+            raise DrillError(f"server start-up failed: {r.json()}")
         return r.status_code == 200
 
     argv = [sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir), "--host", "127.0.0.1",
