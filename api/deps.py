@@ -6,9 +6,9 @@ from fastapi import Depends, HTTPException, Request
 from api.metrics import Metrics
 from api.schemas import HistoryTurn
 from api.state import ServiceState
-from rag.cite import is_abstention
+from rag.checks.cite import is_abstention
 from rag.config import Settings
-from rag.conversation import PriorTurn
+from rag.conversation.session import PriorTurn
 from rag.pipeline import QuestionError
 
 

@@ -2,7 +2,7 @@
 
 The official `openai` client works unchanged (base_url=http://HOST:PORT/v1). The last user message is the question;
 the user/assistant pairs before it are the conversation, and a follow-up is rewritten into a standalone question by
-the same engine as `rag chat` and POST /v1/ask's `history` (rag.conversation), reported in the extra field
+the same engine as `rag chat` and POST /v1/ask's `history` (rag.conversation.session), reported in the extra field
 `rewritten_question`. Citations come back twice: as [n] markers in the message text, and as the extra top-level
 field `citations` ([{n, doc_id, chunk_id, start, end, quote}]), with `abstained` beside it. When streaming, deltas
 carry the model's words as it writes them; the last chunk (finish_reason "stop") carries `citations`, `abstained`,
@@ -27,9 +27,9 @@ from api.schemas import (ChatCompletion, ChatMessage, ChatRequest, Choice, Choic
 from api.security import require_api_key
 from api.state import ServiceState
 from index.remote import RemoteUnavailable
-from rag.cite import is_abstention
+from rag.checks.cite import is_abstention
 from rag.config import Settings, get_settings
-from rag.conversation import PriorTurn, standalone_history
+from rag.conversation.session import PriorTurn, standalone_history
 from rag.pipeline import Event
 from rag.schema import Answer
 

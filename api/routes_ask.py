@@ -17,9 +17,9 @@ from api.security import require_api_key
 from api.state import QueueFull, ServiceState
 from index.remote import RemoteUnavailable
 from rag.config import Settings, get_settings
-from rag.conversation import PriorTurn
+from rag.conversation.session import PriorTurn
 from rag.pipeline import Event, QuestionError
-from rag.rewrite import Rewrite
+from rag.conversation.rewrite import Rewrite
 from rag.schema import Answer
 
 log = logging.getLogger("rag.api")
@@ -39,7 +39,7 @@ _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d
 
 def context_overflow(exc: BaseException) -> str | None:
     """llama.cpp refuses a prompt longer than its context: one plain line (413), not a 500. Passages are capped
-    where they enter the prompt (rag/sanitize.py), so it takes many long passages (a large top_k) to get here."""
+    where they enter the prompt (rag/text/sanitize.py), so it takes many long passages (a large top_k) to get here."""
     match = _OVERFLOW.search(str(exc)) if isinstance(exc, ValueError) else None
     if match is None:
         return None

@@ -16,10 +16,10 @@ from index.ingest import Document, IngestError
 from index.remote import RemoteUnavailable
 from index.store import IndexStore, sweep, write_lock
 from rag.config import Settings
-from rag.conversation import PriorTurn, answer_follow_up, make_rewriter
+from rag.conversation.session import PriorTurn, answer_follow_up, make_rewriter
 from rag.pipeline import Event, RagPipeline
-from rag.stores import store_location
-from rag.textnorm import stems
+from rag.retrieval.stores import store_location
+from rag.text.textnorm import stems
 
 log = logging.getLogger("rag.api")
 

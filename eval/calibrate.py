@@ -22,7 +22,7 @@ def _without_article(run, article_id: str):
 def sweep(rows: list[dict], thresholds=THRESHOLDS) -> list[dict]:
     """Per threshold: over-abstention and accuracy on answerable rows, abstention on unanswerable ones. Abstentions
     for other reasons count at every threshold; the confidence gate's own are re-decided."""
-    from rag.cite import UNSURE, unsure
+    from rag.checks.cite import UNSURE, unsure
 
     def abstains(row, t):
         gated = (row["reason"] or "").startswith(UNSURE)

@@ -110,7 +110,7 @@ def _models(settings, pipeline, retrieval_only: bool, code_sha256: str) -> dict:
     models = {k: v for k, v in settings.model_dump(mode="json").items()
               if k not in _NOT_MODEL and not k.startswith("chat_") and not any(s in k for s in ("key", "secret", "token_", "password"))}
     if not retrieval_only:
-        from rag.assets import BUNDLED_GENERATORS
+        from rag.models.assets import BUNDLED_GENERATORS
 
         spec = BUNDLED_GENERATORS.get(settings.generator)
         models.update(generator_id=getattr(pipeline.generator, "model_id", settings.generator),

@@ -1,4 +1,4 @@
-"""`rag eval --conversations`: multi-turn gold sets, run through the chat's own engine (rag.conversation), scored
+"""`rag eval --conversations`: multi-turn gold sets, run through the chat's own engine (rag.conversation.session), scored
 per turn and for the rewrites.
 
 A conversation file holds one conversation per line: `{id, lang?, turns: [turn, ...]}` (2 to 4 turns). A turn is a
@@ -135,9 +135,9 @@ def turn_row(conv: GoldConversation, index: int, turn, elapsed_ms: float) -> dic
 
 def run_conversations(pipeline, conversations: list[GoldConversation], top_k: int | None = None,
                       progress: bool = True) -> list[dict]:
-    """Every conversation through a fresh rag.conversation.Conversation (bounded history, the chat's rewriter)."""
+    """Every conversation through a fresh rag.conversation.session.Conversation (bounded history, the chat's rewriter)."""
     from eval.runner import _progress
-    from rag.conversation import Conversation
+    from rag.conversation.session import Conversation
 
     pipeline.warm_up()
     answers = AnswerEvaluator()

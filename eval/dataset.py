@@ -54,7 +54,7 @@ def _as_str_list(value, what: str, where: str) -> list[str]:
 
 
 def _detect(text: str) -> str:
-    from rag.lang import detect_language
+    from rag.text.lang import detect_language
 
     return detect_language(text)
 

@@ -2,7 +2,7 @@
 `{"name@k": value}` dict, like sentence-transformers evaluators. A value is None where it is undefined (no row
 it applies to), never a silent 0 or 1.
 
-The normalisation here is written out on purpose instead of reusing rag.textnorm: the metric must not move when the
+The normalisation here is written out on purpose instead of reusing rag.text.textnorm: the metric must not move when the
 system's own text handling changes.
 """
 from __future__ import annotations
@@ -221,7 +221,7 @@ class CitationEvaluator:
 
 class LanguageEvaluator:
     """Share of answers in the question's language. Answers under `min_words` words ('2027', 'CNN') carry no
-    language and are left out; `detect` defaults to rag.lang.detect_language."""
+    language and are left out; `detect` defaults to rag.text.lang.detect_language."""
 
     def __init__(self, detect: Callable[[str], str] | None = None, min_words: int = 3):
         self.detect, self.min_words = detect, min_words
@@ -233,7 +233,7 @@ class LanguageEvaluator:
 
 
 def _default_detector() -> Callable[[str], str]:
-    from rag.lang import detect_language
+    from rag.text.lang import detect_language
 
     return detect_language
 

@@ -179,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from eval.dataset import load_gold
     from eval.runner import open_pipeline
-    from rag.assets import resolve_gguf
+    from rag.models.assets import resolve_gguf
     from rag.config import Settings
-    from rag.generate import default_threads
+    from rag.models.base import default_threads
 
     settings = Settings()
     if args.cross_lingual:

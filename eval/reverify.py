@@ -1,5 +1,5 @@
 """`python -m eval.reverify REPORT_DIR|CALIBRATION.jsonl ... --docs DIR`: the answer checks of the working tree
-(`rag.cite.verify` and the confidence gate) run again on the raw answers and passages that a generation report or an
+(`rag.checks.cite.verify` and the confidence gate) run again on the raw answers and passages that a generation report or an
 `eval.calibrate` file stored, without the model. A change to the checks is measured in seconds on hundreds of
 answers: it prints the rows whose answer changes and F1 and answer accuracy before and after.
 
@@ -26,8 +26,8 @@ class Recheck:
 
 def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck | None:
     """The row's raw answer verified again over the passages it was given; None when the row cannot be re-checked."""
-    from rag.cite import unsure, verify
-    from rag.polarity import is_yes_no_question
+    from rag.checks.cite import unsure, verify
+    from rag.checks.polarity import is_yes_no_question
     from rag.schema import Passage
 
     raw = row.get("raw_answer")

@@ -15,7 +15,7 @@ Embedding 10^5 chunks for real would take about 3 hours on the 2-core machine (t
 
 Each size and store is built in one subprocess (ingest: the store's own work, vectors given) and queried in another
 (open, BM25 build, memory, latency), so memory figures are those of a fresh process. Retrieval is the whole hybrid
-retrieval of rag.retrieve (chunk vectors, sentence vectors, word BM25, character n-gram BM25, fusion).
+retrieval of rag.retrieval.retrieve (chunk vectors, sentence vectors, word BM25, character n-gram BM25, fusion).
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def chunk_text(sentences: list[str], row: np.ndarray, count: int) -> tuple[str, 
 
 def prepare(args) -> Path:
     """Embed the pool (cached under --cache): sentence vectors, real chunk vectors, question vectors, noise."""
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
 
     sentences, questions = pool_sentences(args.pool)
     questions = questions[: args.queries]
@@ -147,7 +147,7 @@ def open_settings(store: str, work: Path):
 
 def build(store_kind: str, size: int, work: Path, cache: Path) -> dict:
     from index.chunk import Chunk, make_chunk_id
-    from rag.stores import store_location
+    from rag.retrieval.stores import store_location
 
     meta = json.loads((cache / "meta.json").read_text())
     pool = dict(np.load(cache / "pool.npz"))
@@ -192,8 +192,8 @@ class PrecomputedQueries:
 def query(store_kind: str, size: int, work: Path, cache: Path) -> dict:
     import psutil
 
-    from rag.retrieve import make_retriever
-    from rag.stores import store_location
+    from rag.retrieval.stores import make_retriever
+    from rag.retrieval.stores import store_location
 
     meta = json.loads((cache / "meta.json").read_text())
     pool = dict(np.load(cache / "pool.npz"))

@@ -325,9 +325,9 @@ def load_questions(gold: list[Path], limit: int | None) -> list[dict]:
 def side_by_side(args) -> dict:
     """Every system in turn, each in its own process; (the job, each system's run, the figures)."""
     from index.embed import resolve_embedder_path
-    from rag.assets import resolve_gguf
+    from rag.models.assets import resolve_gguf
     from rag.config import Settings
-    from rag.generate import default_threads
+    from rag.models.base import default_threads
 
     questions = load_questions(args.gold, args.limit)
     if not questions:

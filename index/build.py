@@ -8,7 +8,7 @@ from index.chunk import ChunkerConfig, SentenceChunker
 from index.embed import Embedder
 from index.ingest import Document, TooLarge, load_documents, shown
 from index.sentence_index import chunk_sentence_spans
-from index.store import StoreLocation
+from index.location import StoreLocation
 
 
 @dataclass(frozen=True)

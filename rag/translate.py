@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from rag.generate import Generator
-from rag.numbers import number_keys
-from rag.sanitize import for_prompt
+from rag.models.base import Generator
+from rag.text.numbers import number_keys
+from rag.text.sanitize import for_prompt
 
 _SYSTEM = "Translate the user's question into French. Output only the French question, nothing else."
 _EXAMPLES = (

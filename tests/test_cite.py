@@ -1,4 +1,4 @@
-from rag.cite import adds_content, key_terms, parse_markers, relevant_to, ungrounded_terms, unmentioned_names, verify
+from rag.checks.cite import adds_content, key_terms, parse_markers, relevant_to, ungrounded_terms, unmentioned_names, verify
 from rag.schema import Passage
 
 TEXT = (

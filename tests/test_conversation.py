@@ -1,6 +1,6 @@
-"""rag.conversation, the one engine of `rag chat`, POST /v1/ask's history and /v1/chat/completions: the previous
+"""rag.conversation.session, the one engine of `rag chat`, POST /v1/ask's history and /v1/chat/completions: the previous
 answer's cited sentence is read again by a follow-up, recovered from the index for clients that send text only."""
-from rag.conversation import Conversation, PriorTurn, recover_citations, standalone_history, with_cited
+from rag.conversation.session import Conversation, PriorTurn, recover_citations, standalone_history, with_cited
 from rag.schema import Citation, Passage
 
 DOC = "000_c35498bb09d10278.txt"

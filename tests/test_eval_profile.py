@@ -3,8 +3,8 @@ import pytest
 
 from eval.dataset import GoldItem
 from eval.profile import ModelFloor, print_summary, profile_question, summarise
-from rag.assets import resolve_gguf
-from rag.generate import default_threads
+from rag.models.assets import resolve_gguf
+from rag.models.base import default_threads
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def test_piaf_retrieval_smoke(piaf_subset, tmp_path):
 
 def test_seed_generation_smoke(tmp_path):
     try:
-        from rag.assets import AssetError, resolve_gguf
+        from rag.models.assets import AssetError, resolve_gguf
         from rag.config import Settings
 
         settings = Settings()

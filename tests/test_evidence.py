@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from index.chunk import Chunk
-from rag.evidence import EvidenceSelector
-from rag.retrieve import BM25Index, RetrievedChunk
+from rag.retrieval.evidence import EvidenceSelector
+from rag.retrieval.retrieve import BM25Index, RetrievedChunk
 
 TEXT = ("La tour mesure 330 mètres de haut. Sa construction a duré deux ans et s'est achevée en mars 1889. "
         "Les plans ont été dessinés par Maurice Koechlin.")

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from rag.grammar import span_grammar
+from rag.models.grammar import span_grammar
 from rag.schema import Passage
 
 
@@ -41,7 +41,7 @@ def test_grammar_parses_and_constrains_llama_cpp_output():
     """The real llama.cpp grammar parser accepts it, and the bundled model's output is a passage span."""
     llama_cpp = pytest.importorskip("llama_cpp")
     from rag.config import Settings
-    from rag.generate import make_generator
+    from rag.models.generate import make_generator
     from rag.prompt import build_messages
 
     llama_cpp.LlamaGrammar.from_string(span_grammar(PASSAGES, "Je ne sais pas.", ("Oui", "Non")), verbose=False)

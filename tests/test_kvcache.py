@@ -1,4 +1,4 @@
-"""llama.cpp prompt-state reuse (rag/kvcache.py) on the bundled 1.5B, primed by the session pipeline."""
+"""llama.cpp prompt-state reuse (rag/models/kvcache.py) on the bundled 1.5B, primed by the session pipeline."""
 from rag.prompt import build_messages
 
 QUESTION = "Combien de temps a duré l'appel vidéo du Nouvel An ?"
@@ -22,7 +22,7 @@ def test_block_boundaries_follow_the_fixed_prefix(pipeline):
 
 
 def test_primed_states_saved_to_disk_answer_exactly_as_freshly_primed_ones(pipeline, tmp_path, monkeypatch):
-    from rag.generate import LlamaCppGenerator
+    from rag.models.generate import LlamaCppGenerator
 
     monkeypatch.setattr(LlamaCppGenerator, "_state_dir", property(lambda self: tmp_path))
     priming = build_messages("?", [], "fr")
@@ -49,7 +49,7 @@ def test_primed_states_saved_to_disk_answer_exactly_as_freshly_primed_ones(pipel
 
 
 def test_an_unreadable_or_missing_state_file_reads_as_none(tmp_path):
-    from rag.kvcache import read_state
+    from rag.models.kvcache import read_state
 
     (tmp_path / "broken.npz").write_bytes(b"not a state")
     assert read_state(tmp_path / "broken.npz") is None

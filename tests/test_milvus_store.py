@@ -104,7 +104,7 @@ def test_add_replace_and_delete_a_document(tmp_path, embedder):
 def test_a_document_longer_than_a_milvus_text_field_is_stored_whole(tmp_path, embedder):
     from index.extract import document_from_text
     from rag.pipeline import make_indexer
-    from rag.stores import open_store
+    from rag.retrieval.stores import open_store
 
     text = " ".join(f"La longue phrase numéro {n} décrit le quai du port de commerce, ses grues et ses navires."
                     for n in range(450))  # about 40,000 characters: three parts of 16,000
@@ -152,7 +152,7 @@ def test_two_writers_replacing_one_document_never_leave_it_empty(tmp_path, embed
     from index.chunk import SentenceChunker
     from index.extract import document_from_text
     from rag.pipeline import make_indexer
-    from rag.stores import open_store
+    from rag.retrieval.stores import open_store
 
     settings = milvus_settings(tmp_path)
     make_indexer(settings, embedder).index_documents([document_from_text("d.txt", "Le phare mesure 47 mètres.")])

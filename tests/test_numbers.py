@@ -1,4 +1,4 @@
-from rag.numbers import INTEGER, number_keys, only_numbers
+from rag.text.numbers import INTEGER, number_keys, only_numbers
 
 
 def test_numbers_compare_across_thousands_separators():

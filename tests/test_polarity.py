@@ -1,7 +1,7 @@
 """Yes/no answers judged on their cited sentence: negation cue, closest clause, the real model's verdict."""
 import pytest
 
-from rag.polarity import closest_clause, is_yes_no_question, judge_yes_no, negated, polarity_messages, translate_yes_no
+from rag.checks.polarity import closest_clause, is_yes_no_question, judge_yes_no, negated, polarity_messages, translate_yes_no
 
 CONTACT = ("L'assistant présidentiel russe a également déclaré que Moscou n'avait reçu aucun contact de la Maison "
            "Blanche concernant la planification d'un appel entre les dirigeants des deux pays.")

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.question_type import asks_when, fits_question_type
+from rag.checks.question_type import asks_when, fits_question_type
 
 
 def test_question_type_check():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from api.testing import embedding_server, free_port, running_server
-from index.embed import E5_SMALL, make_embedder
+from index.embed import E5_SMALL
+from index.embedders import make_embedder
 from index.remote_embed import OpenAIEmbedder, RemoteEmbedding
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

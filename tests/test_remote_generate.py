@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from api.testing import free_port, llama_server, running_server
-from rag.cite import UNSURE
+from rag.checks.cite import UNSURE
 
 pytest.importorskip("llama_cpp.server", reason="install llama-cpp-python[server] to test the openai backend")
 
@@ -18,7 +18,7 @@ UNANSWERABLE = "Quel est le prix du gaz livré à la Chine ?"
 
 @pytest.fixture(scope="module")
 def gguf():
-    from rag.assets import resolve_gguf
+    from rag.models.assets import resolve_gguf
     from rag.config import Settings
 
     return resolve_gguf("qwen2.5-coder-1.5b", Settings().cache_dir)

@@ -7,9 +7,9 @@ import pytest
 
 from index.chunk import Chunk
 from rag.config import Settings
-from rag.retrieve import (BM25Index, CharNgramIndex, HybridRetriever, reciprocal_rank_fusion, score_fusion,
+from rag.retrieval.retrieve import (BM25Index, CharNgramIndex, HybridRetriever, reciprocal_rank_fusion, score_fusion,
                           sentence_ranking, top_scores)
-from rag.textnorm import TERM_PREFIX, char_ngrams, stems, terms
+from rag.text.textnorm import TERM_PREFIX, char_ngrams, stems, terms
 
 
 def _chunk(n: int, text: str) -> Chunk:
@@ -34,7 +34,7 @@ def test_bm25_matches_inflected_forms_and_idf_accepts_whole_stems():
     bm25.build(rows)
     hits = bm25.search("Quel est le domaine colonial britanique ?", 3)
     assert hits and hits[0][0] == 0
-    # rag/evidence.py looks up idf with textnorm.stems output: it maps onto the index's truncated terms.
+    # rag/retrieval/evidence.py looks up idf with textnorm.stems output: it maps onto the index's truncated terms.
     stem = stems("britannique")[0]
     assert bm25.idf(stem) == bm25.idf("brita") < bm25.idf("never-seen")
     assert bm25.search("zzz", 3) == []

@@ -1,9 +1,9 @@
-"""rag.rewrite and rag.refer: the referent taken from the previous answer or its cited sentence, and rewrites that
+"""rag.conversation.rewrite and rag.conversation.refer: the referent taken from the previous answer or its cited sentence, and rewrites that
 read as standalone questions (rules only; the model's part is tested in test_chat.py and test_conversation.py)."""
 import pytest
 
-from rag.refer import detect_reference
-from rag.rewrite import Rewriter, answer_referent, check_referent, claim_of, demonstrative_referent, referent_messages
+from rag.conversation.refer import detect_reference
+from rag.conversation.rewrite import Rewriter, answer_referent, check_referent, claim_of, demonstrative_referent, referent_messages
 
 XI_TRUMP = ("De son côté, M. Xi Jinping a fourni à M. Poutine des détails sur sa récente conversation avec M. Trump, "
             "qui a eu lieu le 17 janvier et n’était pas liée à l’investiture présidentielle.")

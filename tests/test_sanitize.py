@@ -4,7 +4,7 @@ model over the hostile documents of api/hostile.py."""
 import pytest
 
 from api.hostile import special_token_ids, specials_in
-from rag.sanitize import MAX_PASSAGE_CHARS, MAX_WORD_CHARS, for_prompt
+from rag.text.sanitize import MAX_PASSAGE_CHARS, MAX_WORD_CHARS, for_prompt
 
 
 # ---- the sanitiser alone -------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def vocab():
     """The bundled generator's tokenizer (vocabulary only) and its special tokens: control and user-defined ones."""
     import llama_cpp
 
-    from rag.assets import resolve_gguf
+    from rag.models.assets import resolve_gguf
     from rag.config import Settings
 
     settings = Settings()

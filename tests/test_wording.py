@@ -1,8 +1,8 @@
 import pytest
 
-from rag.cite import verify
+from rag.checks.cite import verify
 from rag.schema import Passage
-from rag.wording import source_span, source_wording
+from rag.checks.wording import source_span, source_wording
 
 
 @pytest.mark.parametrize("claim, sentence, question, expected", [

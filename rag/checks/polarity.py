@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from rag.generate import Generator
+from rag.models.base import Generator
 from rag.prompt import style_for
-from rag.sanitize import for_prompt
-from rag.textnorm import fold, terms
+from rag.text.sanitize import for_prompt
+from rag.text.textnorm import fold, terms
 
 _YES_NO_FR = re.compile(r"^(?:est-ce que|est-ce qu)|-t-(?:il|elle|on)\b|\b\w+-(?:il|elle|ils|elles|on)\b")
 _YES_NO_EN = re.compile(r"^(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b")

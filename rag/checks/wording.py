@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from rag.numbers import INTEGER
-from rag.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold, same_word, strip_accents
+from rag.text.numbers import INTEGER
+from rag.text.textnorm import MONTHS, NUMBER_WORDS, STOPWORDS, content_words, fold, same_word, strip_accents
 
 # What follows a number in a sentence: an optional multiplier and "de", then the word it counts.
 _COUNTED_AFTER = re.compile(

@@ -8,11 +8,11 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from index.sentences import sentence_spans
-from rag.numbers import number_keys
+from rag.text.numbers import number_keys
 from rag.schema import Citation, Passage
-from rag.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type
-from rag.textnorm import NUMBER_WORDS, content_words, fold, same_word, words
-from rag.wording import source_span, source_wording
+from rag.checks.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type
+from rag.text.textnorm import NUMBER_WORDS, content_words, fold, same_word, words
+from rag.checks.wording import source_span, source_wording
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ABSTAIN = re.compile(
@@ -253,7 +253,7 @@ def is_yes_no(claim: str) -> bool:
 
 def _yes_no_verdict(claim: str, question: str, passages: list[Passage], cited: list[int],
                     source_text: dict[str, str], same_language: bool = True) -> Verdict:
-    """A yes/no answer cites the sentence that best matches the question (which of yes/no: rag.polarity)."""
+    """A yes/no answer cites the sentence that best matches the question (which of yes/no: rag.checks.polarity)."""
     sentences = attribute(question, question, passages, cited)[:1]  # the model's marker only breaks ties
     if not sentences and not same_language:
         sentences = _marked(passages, cited)[:1]

@@ -1,5 +1,5 @@
 """The `openai` generator backend: any OpenAI-compatible chat completions server (vLLM, llama.cpp's server, Ollama,
-TGI) over HTTP, streamed. Registered in rag.generate.make_generator.
+TGI) over HTTP, streamed. Registered in rag.models.generate.make_generator.
 
 The confidence gate and yes/no judging need the model's first-token probabilities. This backend asks for them with
 `logprobs` / `top_logprobs`: on the answer's own request (RAG_OPENAI_LOGPROBS=stream), or in a separate one-token
@@ -16,7 +16,7 @@ from typing import Iterator
 
 from index.remote import RemoteClient, RemoteUnavailable
 from rag.config import Settings
-from rag.generate import Generator, Message
+from rag.models.base import Generator, Message
 
 log = logging.getLogger("rag.generate")
 

@@ -7,6 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
+from rag.cli.options import settings_from_args
+
 EXIT_USAGE = 2
 
 
@@ -14,22 +16,10 @@ class CliError(Exception):
     """Reported as one line on stderr with a non-zero exit code."""
 
 
-def _settings(args: argparse.Namespace):
-    from rag.config import Settings
-
-    overrides = {}
-    if getattr(args, "index_dir", None):
-        overrides["index_dir"] = Path(args.index_dir)
-    for name in ("backend", "generator"):
-        if getattr(args, name, None):
-            overrides[name] = getattr(args, name)
-    return Settings(**overrides)
-
-
 def cmd_index(args: argparse.Namespace) -> int:
     from rag.pipeline import make_indexer
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     report = make_indexer(settings).index_paths([Path(p) for p in args.paths], progress=not args.quiet)
     print(f"{settings.index_dir}: {report.summary()}")
     return 0
@@ -38,20 +28,20 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import RagPipeline
 
-    pipeline = RagPipeline(_settings(args))
+    pipeline = RagPipeline(settings_from_args(args))
     pipeline.check_question(args.question, args.k)
     answer = pipeline.ask(args.question, args.k)
     if args.json:
         print(answer.model_dump_json(indent=2, exclude={"raw_answer"} if not args.debug else set()))
         return 0
-    from rag.render import print_answer
+    from rag.cli.render import print_answer
 
     print_answer(answer, debug=args.debug)
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from rag.chat import run
+    from rag.cli.chat import run
 
     return run(args)
 
@@ -61,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     app = create_app(settings)
     # The app writes its own structured access log (JSON lines with a request id); uvicorn's would repeat it.
     uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info", access_log=False)
@@ -70,9 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from index.embed import resolve_embedder_path
-    from rag.assets import resolve_gguf
+    from rag.models.assets import resolve_gguf
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     print(f"embedder  {settings.embedder}: {resolve_embedder_path(settings.embedder)}")
     path = resolve_gguf(settings.generator, settings.cache_dir)
     print(f"generator {settings.generator}: {path} ({path.stat().st_size:,} bytes, verified)")
@@ -166,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from index.ingest import IngestError
     from index.store import IndexError_
-    from rag.assets import AssetError
+    from rag.models.assets import AssetError
     from rag.pipeline import QuestionError
 
     expected = (CliError, IngestError, IndexError_, AssetError, QuestionError, FileNotFoundError, RuntimeError, ValueError)

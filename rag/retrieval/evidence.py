@@ -15,10 +15,10 @@ import numpy as np
 
 from index.embed import Embedder
 from index.sentences import sentence_spans
-from rag.question_type import fits_question_type
-from rag.retrieve import BM25Index, RetrievedChunk
+from rag.checks.question_type import fits_question_type
+from rag.retrieval.retrieve import BM25Index, RetrievedChunk
 from rag.schema import Passage
-from rag.textnorm import stems
+from rag.text.textnorm import stems
 
 
 @dataclass

@@ -2,7 +2,7 @@
 in POST /v1/ask, the earlier messages of POST /v1/chat/completions).
 
 A question is resolved against the last turn: its standalone question, its answer (unless it abstained) and the
-sentences that answer cited (rag.rewrite). A follow-up that was rewritten also reads the previous answer's first
+sentences that answer cited (rag.conversation.rewrite). A follow-up that was rewritten also reads the previous answer's first
 cited sentence beside its own evidence, through the pipeline's `passages_hook`: "Et qui l'a rapporté ?" after a
 question on the call's length finds the adviser in the sentence that gave the length. The model answers the
 standalone question, and its answer is verified like any other.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from rag.pipeline import Event, QuestionError, RagPipeline
-from rag.refer import detect_reference
-from rag.rewrite import Rewrite, Rewriter, claim_of
+from rag.conversation.refer import detect_reference
+from rag.conversation.rewrite import Rewrite, Rewriter, claim_of
 from rag.schema import Answer, Citation, Passage
 
 CITED_PASSAGES = 1  # sentences of the previous answer a follow-up reads beside its own evidence

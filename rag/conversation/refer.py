@@ -2,15 +2,15 @@
 
 "Et quand doit-il débuter ?" after "Où en sont les travaux du gazoduc d'Extrême-Orient ?" becomes
 "Quand le gazoduc d'Extrême-Orient doit-il débuter ?".
-What the pronoun stands for (the referent) is chosen in rag/rewrite.py.
+What the pronoun stands for (the referent) is chosen in rag/conversation/rewrite.py.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from rag.lang import detect_language
-from rag.textnorm import STOPWORDS, strip_accents
+from rag.text.lang import detect_language
+from rag.text.textnorm import STOPWORDS, strip_accents
 
 _TOKEN = re.compile(
     r"(?:[lLdDjJmMnNsStTcC]|[qQ]u|[jJ]usqu|[lL]orsqu|[pP]uisqu)['’](?=\w)"  # French elision: l' d' qu' ...

@@ -1,6 +1,6 @@
 """Hybrid retrieval searched in Milvus (RAG_STORE=milvus; index/milvus_store.py).
 
-The four channels of rag.retrieve.HybridRetriever run as Milvus searches: chunk vectors, sentence vectors (a chunk
+The four channels of rag.retrieval.retrieve.HybridRetriever run as Milvus searches: chunk vectors, sentence vectors (a chunk
 scores as its best sentence), BM25 over rag's word terms and BM25 over character n-grams, both through Milvus's BM25
 function. With RAG_MILVUS_FUSION=client (default) they are fused here exactly as on the FAISS path; with "milvus"
 one hybrid_search request fuses dense and both BM25 fields in Milvus (WeightedRanker, the same weights; no sentence
@@ -16,14 +16,13 @@ import numpy as np
 
 from index.embed import Embedder
 from index.milvus_store import MilvusStore, milvus_api
-from rag.lang import detect_language
-from rag.retrieve import HybridRetriever, RetrievedChunk
-from rag.stores import lexical_fields
-from rag.textnorm import terms, truncate
+from rag.text.lang import detect_language
+from rag.retrieval.retrieve import HybridRetriever, RetrievedChunk
+from rag.text.textnorm import lexical_fields, terms, truncate
 
 
 class MilvusBM25:
-    """One BM25 field of the chunks collection, with what evidence selection asks of rag.retrieve.BM25Index:
+    """One BM25 field of the chunks collection, with what evidence selection asks of rag.retrieval.retrieve.BM25Index:
     the language, and a term's IDF (its document frequency counted by Milvus, cached until the store changes)."""
 
     def __init__(self, store: MilvusStore, field: str, language: str = "french", char_size: int = 4):

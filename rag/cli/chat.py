@@ -18,9 +18,10 @@ from typing import Iterator
 from rich.console import Console
 from rich.text import Text
 
-from rag.conversation import Conversation, Turn
+from rag.cli.options import settings_from_args
+from rag.conversation.session import Conversation, Turn
 from rag.pipeline import Event, QuestionError, RagPipeline
-from rag.rewrite import Rewrite
+from rag.conversation.rewrite import Rewrite
 from rag.schema import Answer
 
 HELP = """\
@@ -256,10 +257,8 @@ def piped(conv: Conversation, lines, as_json: bool, out: Console, err: Console) 
 
 
 def run(args) -> int:
-    """Entry point of `rag chat` (args from rag.cli)."""
-    from rag.cli import _settings
-
-    settings = _settings(args)
+    """Entry point of `rag chat` (args from rag.cli.commands)."""
+    settings = settings_from_args(args)
     if getattr(args, "history_file", None):
         settings.chat_history_file = Path(args.history_file)
     pipeline = RagPipeline(settings)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from rag.numbers import only_numbers
-from rag.textnorm import MONTHS, STOPWORDS, fold, same_word
+from rag.text.numbers import only_numbers
+from rag.text.textnorm import MONTHS, STOPWORDS, fold, same_word
 
 
 ASKS_QUANTITY = re.compile(r"\b(?:combien|how (?:many|much|long|far|old)|what (?:percentage|number|amount))\b")

@@ -97,3 +97,9 @@ def char_ngrams(text: str, n: int = 4) -> list[str]:
         padded = f"#{word}#"
         grams += [padded[i : i + n] for i in range(max(1, len(padded) - n + 1))]
     return grams
+
+
+def lexical_fields(text: str, language: str = "french", char_size: int = 4) -> tuple[str, str]:
+    """What Milvus's BM25 indexes for a text: rag's word terms and character n-grams, space-separated ('#', which
+    pads n-grams, becomes '_': a word character for any tokenizer)."""
+    return " ".join(terms(text, language)), " ".join(g.replace("#", "_") for g in char_ngrams(text, char_size))

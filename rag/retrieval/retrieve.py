@@ -11,13 +11,13 @@ import numpy as np
 from index.chunk import Chunk
 from index.embed import Embedder
 from index.store import IndexStore
-from rag.lang import detect_language
+from rag.text.lang import detect_language
 from rag.stopwatch import stage
-from rag.textnorm import TERM_PREFIX, char_ngrams, terms, truncate
+from rag.text.textnorm import TERM_PREFIX, char_ngrams, terms, truncate
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("scores", "rrf")
-_LANGUAGE_CODES = {"french": "fr", "english": "en"}  # Snowball names -> rag.lang codes
+_LANGUAGE_CODES = {"french": "fr", "english": "en"}  # Snowball names -> rag.text.lang codes
 
 
 @dataclass
@@ -271,16 +271,3 @@ def _best_scores(rankings: list[list[tuple[int, float]]]) -> dict[int, float]:
         for i, score in ranking:
             best[i] = max(score, best.get(i, float("-inf")))
     return best
-
-
-def make_retriever(store, embedder: Embedder, settings) -> HybridRetriever:
-    """The retriever for `store` (rag.config.Settings for its weights): in this process over a FAISS index and
-    in-memory BM25, or searching in Milvus for a Milvus store (rag/milvus_retrieve.py)."""
-    options = dict(candidates=settings.candidates, rrf_k=settings.rrf_k, dense_weight=settings.rrf_dense_weight,
-                   fusion=settings.fusion, char_weight=settings.char_ngram_weight, char_size=settings.char_ngram_size,
-                   sentence_weight=settings.sentence_weight)
-    if getattr(store, "remote", False):
-        from rag.milvus_retrieve import MilvusRetriever  # it subclasses HybridRetriever
-
-        return MilvusRetriever(store, embedder, milvus_fusion=settings.milvus_fusion, **options)
-    return HybridRetriever(store, embedder, **options)

@@ -3,7 +3,7 @@
 "Et quand doit-il débuter ?" after "Où en sont les travaux du gazoduc d'Extrême-Orient ?" becomes
 "Quand le gazoduc d'Extrême-Orient doit-il débuter ?".
 
-The rules (rag/refer.py) detect the reference and splice the referent in; this module chooses the referent. The
+The rules (rag/conversation/refer.py) detect the reference and splice the referent in; this module chooses the referent. The
 bundled models echo a question back when asked to rewrite it whole, but name what a pronoun refers to decently. So
 the referent comes from the previous answer when it names what the previous question asked for, else the model
 names it (a phrase that must occur in the previous question or answer), else a noun-phrase heuristic picks it.
@@ -14,8 +14,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from rag.lang import detect_language
-from rag.refer import (INVERTED, QUESTION_WORDS, Reference, de_phrase, detect_reference, fold_token,  # noqa: F401
+from rag.text.lang import detect_language
+from rag.conversation.refer import (INVERTED, QUESTION_WORDS, Reference, de_phrase, detect_reference, fold_token,  # noqa: F401
                        interrogative_phrase, is_content, noun_phrases, singular, splice, tokenize, widen)
 
 
