@@ -1,15 +1,14 @@
-"""The question-answering flow: retrieve → prompt → generate → verify citations (or abstain)."""
+"""The question-answering flow, as the steps a person would name: understand the question, retrieve and select the
+evidence, generate, verify (or abstain), translate back. `RagPipeline.stream` runs them in that order; `ask` is the
+same stream, read to its end."""
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
-
-import numpy as np
 
 from index.build import IndexLimits, Indexer
 from index.chunk import ChunkerConfig
@@ -17,23 +16,21 @@ from index.embed import Embedder
 from index.embedders import make_embedder as make_embedder_named
 from index.remote_embed import RemoteEmbedding
 from index.store import IndexStore
-from rag.checks.cite import (UNNAMED, UNSURE, Verdict, extractive_answer, is_abstention, is_yes_no, parse_markers, unsure,
-                      verify)
+from rag.checks.cite import UNNAMED, Verdict, extractive_answer, is_abstention, parse_markers
+from rag.checks.judge import Draft, Judgement, judge
+from rag.checks.polarity import is_yes_no_question, translate_yes_no
 from rag.config import Settings
-from rag.retrieval.evidence import EvidenceSelector
 from rag.models.base import Generator, GenerationStats
 from rag.models.generate import make_generator
 from rag.models.grammar import span_grammar
-from rag.text.lang import detect_language
-from rag.checks.polarity import is_yes_no_question, judge_yes_no, translate_yes_no
 from rag.prompt import STYLES, build_messages, style_for
-from rag.checks.question_type import WRONG_KIND, fits_question_type
+from rag.retrieval.evidence import EvidenceSelector
 from rag.retrieval.retrieve import HybridRetriever, RetrievedChunk
 from rag.retrieval.stores import make_retriever, open_store, store_location
-from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 from rag.schema import Answer, Passage, Timings, Usage
 from rag.stopwatch import keep, note, stage
-from rag.text.textnorm import fold
+from rag.text.lang import detect_language
+from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
 
 
 class QuestionError(ValueError):
@@ -57,6 +54,21 @@ class Event:
 
     kind: str
     data: object
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question understood: what the model reads and in which language it answers, and what retrieval searches."""
+
+    question: str  # the user's words
+    asked: str  # what the model answers: the question, or its French translation under the pivot
+    searches: list[str]  # the retrieval query, and its French translation for an English question
+    language: str  # the question's language
+    answer_language: str  # the language the model writes in
+
+    @property
+    def pivot(self) -> bool:
+        return self.answer_language != self.language
 
 
 class RagPipeline:
@@ -162,76 +174,23 @@ class RagPipeline:
         question, k = self.check_question(question, top_k)
         self.warm_up()
         started = time.perf_counter()
-        language = detect_language(question)
-        search = (retrieval_query or "").strip() or question
-        queries, asked, answer_language = [search], question, language
-        if language == "en" and self.settings.cross_lingual in ("pivot", "retrieval"):
-            with stage("call.translate_question"):
-                french = translate_question(self.generator, search)
-            if french:
-                queries.append(french)
-                if self.settings.cross_lingual == "pivot":
-                    asked, answer_language = (french if search == question else translate_question(self.generator, question) or question), "fr"
-        elif language == "en" and self.settings.cross_lingual == "answer":
-            answer_language = "fr"  # the English question is read as it is; only the answer goes through French
-        passages = self.evidence(queries, k)
-        if passages_hook:  # rag.conversation.session: a follow-up also reads the sentence the previous answer cited
+        query = self.understand(question, retrieval_query)
+        passages = self.evidence(query.searches, k)  # retrieve, then select the evidence sentences
+        if passages_hook:  # rag.conversation: a follow-up also reads the sentence the previous answer cited
             passages = passages_hook(passages)
         retrieved = time.perf_counter()
         yield Event("passages", passages)
         stats = GenerationStats()
-        pivot = answer_language != language
-        raw = ""
-        if passages:
-            messages = build_messages(asked, passages, answer_language)
-            tokens = self.generator.timed_stream(messages, self.settings.max_new_tokens, ["\n\n", "Question"], stats,
-                                                 self._grammar(asked, passages, answer_language))
-            if pivot:
-                raw = "".join(tokens)
-            else:
-                pieces = []
-                for piece in tokens:
-                    pieces.append(piece)
-                    yield Event("token", piece)
-                raw = "".join(pieces)
-        note("generate.first_token", stats.first * 1000)
-        note("generate.decode", max(0.0, stats.seconds - stats.first) * 1000)
-        note("tokens.prompt", stats.prompt_tokens)
-        note("tokens.cached", stats.cached_tokens)
-        note("tokens.completion", len(stats.pieces))
-        keep("generation", stats)
-        source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
-        yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
-        with stage("confidence"):
-            confidence = self._confidence(raw, answer_language, yes_no_question)
-        documents_language = self._documents_language(passages)
-        with stage("verify"):
-            verdict = verify(self._as_yes_no(raw, answer_language) if yes_no_question else raw, asked, passages,
-                             source_text, asked_as=question if asked != question else None,
-                             same_language=(answer_language if asked != question else language) == documents_language,
-                             answer_in_source_language=answer_language == documents_language)
-        if not verdict.abstained and unsure(confidence, self.settings.min_answer_confidence):
-            verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
-        if pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):
-            verdict = Verdict("", abstained=True, reason=WRONG_KIND)
-        yes_no_answer = not verdict.abstained and is_yes_no(parse_markers(verdict.answer)[0])
-        if yes_no_answer and verdict.citations:
-            with stage("call.judge_yes_no"):
-                verdict = self._rejudge_yes_no(asked, verdict, answer_language)
-        best = max(passages, key=lambda p: p.score, default=None)
-        if verdict.abstained and raw and not is_abstention(raw) and best and confidence is None \
-                and not verdict.reason.startswith(UNNAMED) and self._fallback_allowed(queries, best):
-            verdict = extractive_answer(best, source_text)
-        text = style_for(language).unknown if verdict.abstained else verdict.answer
-        if pivot and yes_no_answer:
-            text = translate_yes_no(verdict.answer, answer_language, language)
-        elif pivot and not verdict.abstained:
-            claim, _ = parse_markers(verdict.answer)
-            with stage("call.translate_answer"):
-                english = translate_answer(self.generator, claim)
-            if english:
-                text = verdict.answer.replace(claim.rstrip(".!?…"), english.rstrip(".!?…"), 1)
-        if pivot:
+        pieces = []
+        for piece in self.generate(query, passages, stats):
+            pieces.append(piece)
+            if not query.pivot:  # under the pivot, only the answer translated back is shown
+                yield Event("token", piece)
+        draft = Draft("".join(pieces), question, query.asked, query.language, query.answer_language,
+                      self._documents_language(passages))
+        verdict, judged = self.verify(draft, passages, query.searches)
+        text = self.translate_back(draft, verdict, judged.yes_no)
+        if query.pivot:
             yield Event("token", text)
         finished = time.perf_counter()
         answer = Answer(
@@ -246,48 +205,71 @@ class RagPipeline:
                 total=round((finished - started) * 1000, 1),
             ),
             usage=Usage.from_generation(stats.result()),
-            raw_answer=raw,
-            abstain_reason=_with_note(verdict.reason, getattr(self.generator, "confidence_note", None), confidence),
-            confidence=confidence,
+            raw_answer=draft.raw,
+            abstain_reason=_with_note(verdict.reason, getattr(self.generator, "confidence_note", None), judged.confidence),
+            confidence=judged.confidence,
         )
         yield Event("done", answer)
+
+    # ---- the steps of a question, in order ---------------------------------------------------------------------------
+    def understand(self, question: str, retrieval_query: str | None = None) -> Query:
+        """The question's language, what to search for, and what the model will read: under the English pivot,
+        the question's French translation, searched for beside the English."""
+        language = detect_language(question)
+        search = (retrieval_query or "").strip() or question
+        searches, asked, answer_language = [search], question, language
+        if language == "en" and self.settings.cross_lingual in ("pivot", "retrieval"):
+            with stage("call.translate_question"):
+                french = translate_question(self.generator, search)
+            if french:
+                searches.append(french)
+                if self.settings.cross_lingual == "pivot":
+                    asked, answer_language = (french if search == question else translate_question(self.generator, question) or question), "fr"
+        elif language == "en" and self.settings.cross_lingual == "answer":
+            answer_language = "fr"  # the English question is read as it is; only the answer goes through French
+        return Query(question, asked, searches, language, answer_language)
+
+    def generate(self, query: Query, passages: list[Passage], stats: GenerationStats) -> Iterator[str]:
+        """The model's answer to the numbered passages, streamed; nothing without passages. Timings go to `stats`."""
+        if passages:
+            messages = build_messages(query.asked, passages, query.answer_language)
+            yield from self.generator.timed_stream(messages, self.settings.max_new_tokens, ["\n\n", "Question"], stats,
+                                                   self._grammar(query.asked, passages, query.answer_language))
+        note("generate.first_token", stats.first * 1000)
+        note("generate.decode", max(0.0, stats.seconds - stats.first) * 1000)
+        note("tokens.prompt", stats.prompt_tokens)
+        note("tokens.cached", stats.cached_tokens)
+        note("tokens.completion", len(stats.pieces))
+        keep("generation", stats)
+
+    def verify(self, draft: Draft, passages: list[Passage], searches: list[str]) -> tuple[Verdict, Judgement]:
+        """The checks' verdict (rag.checks.judge); a refused answer whose best passage covers the question well
+        is replaced by that passage's best sentence, quoted."""
+        source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
+        judged = judge(draft, passages, source_text, self.generator, self.settings.min_answer_confidence)
+        verdict = judged.verdict
+        best = max(passages, key=lambda p: p.score, default=None)
+        if verdict.abstained and draft.raw and not is_abstention(draft.raw) and best and judged.confidence is None \
+                and not verdict.reason.startswith(UNNAMED) and self._fallback_allowed(searches, best):
+            verdict = extractive_answer(best, source_text)
+        return verdict, judged
+
+    def translate_back(self, draft: Draft, verdict: Verdict, yes_no_answer: bool) -> str:
+        """The answer in the question's language: "I don't know" in it, a yes/no by word, anything else by the model."""
+        text = style_for(draft.language).unknown if verdict.abstained else verdict.answer
+        if draft.pivot and yes_no_answer:
+            text = translate_yes_no(verdict.answer, draft.answer_language, draft.language)
+        elif draft.pivot and not verdict.abstained:
+            claim, _ = parse_markers(verdict.answer)
+            with stage("call.translate_answer"):
+                english = translate_answer(self.generator, claim)
+            if english:
+                text = verdict.answer.replace(claim.rstrip(".!?…"), english.rstrip(".!?…"), 1)
+        return text
 
     @staticmethod
     def _documents_language(passages: list[Passage]) -> str | None:
         return detect_language(" ".join(p.text for p in passages)) if passages else None
-
-    def _confidence(self, raw: str, language: str, yes_no_question: bool = False) -> float | None:
-        """P(answer's first token) / (that + P("don't know"'s first token)), from the unconstrained first step.
-        For a yes/no question the answer's side is P(yes) + P(no): which of the two is judged apart (rag.checks.polarity)."""
-        style = style_for(language)
-        if not raw or is_abstention(raw):
-            return None
-        answers = [raw]
-        if yes_no_question:
-            answers = list(style.yes_no) + ([] if is_yes_no(parse_markers(raw)[0]) else [raw])
-        logprobs = [self.generator.first_token_logprob(text) for text in answers]
-        unknown_lp = self.generator.first_token_logprob(style.unknown_short)
-        if None in logprobs or unknown_lp is None:
-            return None
-        answer_lp = float(np.logaddexp.reduce(logprobs))
-        return round(1.0 / (1.0 + math.exp(unknown_lp - answer_lp)), 4)
-
-    @staticmethod
-    def _as_yes_no(raw: str, language: str) -> str:
-        """A yes/no question answered with something else ("Moscou [1]") becomes a yes/no answer citing the same
-        passages: which of yes/no is then judged on the cited sentence."""
-        claim, cited = parse_markers(raw)
-        if not claim or is_abstention(raw) or is_yes_no(claim):
-            return raw
-        return f"{style_for(language).yes_no[0]} " + "".join(f"[{n}]" for n in cited)
-
-    def _rejudge_yes_no(self, question: str, verdict: Verdict, language: str) -> Verdict:
-        """The yes/no answer as the model reads it from the cited sentence alone (see rag.checks.polarity)."""
-        claim, _ = parse_markers(verdict.answer)
-        judged = judge_yes_no(self.generator, question, verdict.citations[0].quote, language)
-        if not judged or fold(judged) == fold(claim.rstrip(".!")):
-            return verdict
-        return Verdict(verdict.answer.replace(claim.rstrip(".!"), judged, 1), verdict.citations, reason=verdict.reason)
 
     def _grammar(self, question: str, passages: list[Passage], language: str) -> str | None:
         if self.settings.decoding != "extractive" or not self.generator.supports_grammar:
