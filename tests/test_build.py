@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from index.ingest import Document, TooLarge
+from index.document import Document, TooLarge
 from index.store import IndexStore, leftovers
 from rag.config import Settings
 from rag.pipeline import make_indexer
