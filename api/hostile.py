@@ -53,7 +53,7 @@ class HostileRun:
 
 def hostile_pipeline(index_dir: Path, target: Path, embedder=None):
     """A pipeline over a copy of `index_dir` with the hostile documents added, warmed up."""
-    from index.ingest import Document
+    from index.document import Document
     from rag.config import Settings
     from rag.pipeline import RagPipeline, make_indexer
 

@@ -22,7 +22,7 @@ from api.schemas import DocumentDeleted, DocumentFull, DocumentIn, DocumentInfo,
 from api.security import require_api_key
 from api.state import ServiceState, TooManyDocuments
 from index.extract import UPLOAD_SUFFIXES, ExtractLimits, document_from_text, document_from_upload
-from index.ingest import Document, IngestError, TooLarge
+from index.document import Document, IngestError, TooLarge
 from index.store import DocRecord
 from rag.config import Settings, get_settings
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import AsyncIterator, Callable, Iterator
 
 from index.build import IndexReport
-from index.ingest import Document, IngestError
+from index.document import Document, IngestError
 from index.remote import RemoteUnavailable
 from index.store import IndexStore, sweep, write_lock
 from rag.config import Settings

@@ -130,7 +130,7 @@ def _code_fingerprint() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from eval.dataset import DatasetError
-    from index.ingest import IngestError
+    from index.document import IngestError
     from index.store import IndexError_
 
     try:

@@ -135,7 +135,8 @@ def item_from_row(row: dict, where: str, categories: dict[str, str] | None = Non
 
 def load_docs(docs_dir: Path) -> dict[str, str]:
     """{doc_id: text}, with the same ids and text the indexer stores (index.ingest)."""
-    from index.ingest import IngestError, load_documents
+    from index.document import IngestError
+    from index.ingest import load_documents
 
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():

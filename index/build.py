@@ -6,17 +6,21 @@ from pathlib import Path
 
 from index.chunk import ChunkerConfig, SentenceChunker
 from index.embed import Embedder
-from index.ingest import Document, TooLarge, load_documents, shown
+from index.document import Document, TooLarge, shown
+from index.extract import ExtractLimits
+from index.ingest import load_documents, skipped_note
 from index.sentence_index import chunk_sentence_spans
 from index.location import StoreLocation
 
 
 @dataclass(frozen=True)
 class IndexLimits:
-    """Bounds on one document (RAG_MAX_UPLOAD_BYTES for files read from disk, RAG_MAX_CHUNKS_PER_DOCUMENT)."""
+    """Bounds on one document (RAG_MAX_UPLOAD_BYTES for files read from disk, RAG_MAX_CHUNKS_PER_DOCUMENT), and on
+    extracting a file's text (RAG_MAX_PDF_PAGES, RAG_MAX_EXTRACT_SECONDS), as for an upload."""
 
     max_document_bytes: int | None = None
     max_chunks_per_document: int | None = None
+    extract: ExtractLimits = ExtractLimits()
 
 
 @dataclass
@@ -28,13 +32,14 @@ class IndexReport:
     chunks_written: int = 0
     total_docs: int = 0
     total_chunks: int = 0
+    skipped: list[str] = field(default_factory=list)  # unsupported files in the folders given, relative paths
 
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
             f"{len(self.deleted)} deleted; {self.chunks_written} chunks embedded; "
             f"index holds {self.total_docs} documents, {self.total_chunks} chunks"
-        )
+        ) + (f"; {skipped_note(self.skipped)}" if self.skipped else "")
 
 
 class Indexer:
@@ -54,8 +59,10 @@ class Indexer:
 
     def index_paths(self, paths: list[Path], progress: bool = False) -> IndexReport:
         # validate every file before touching the index
-        documents = load_documents([Path(p) for p in paths], self.limits.max_document_bytes)
-        return self.index_documents(documents, progress=progress)
+        documents = load_documents([Path(p) for p in paths], self.limits.max_document_bytes, self.limits.extract)
+        report = self.index_documents(documents, progress=progress)
+        report.skipped = documents.skipped
+        return report
 
     def index_documents(self, documents: list[Document], progress: bool = False, delete: list[str] = ()) -> IndexReport:
         report = IndexReport()

@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from index.ingest import Document
+from index.document import Document
 from index.sentences import sentence_spans
 
 TokenCounter = Callable[[str], int]

@@ -1,5 +1,6 @@
-"""Text out of uploaded files: plain text and Markdown as they are, HTML through a real parser (BeautifulSoup),
-PDF through pypdf. The text returned is what gets indexed and what citations quote, so it is stored as extracted.
+"""Text out of a file's bytes, for an upload and for `rag index` alike: plain text and Markdown as they are,
+HTML through a real parser (BeautifulSoup), PDF through pypdf. The text returned is what gets indexed and what
+citations quote, so it is stored as extracted.
 
 Every refusal is an IngestError with one readable line (the HTTP API turns it into a 4xx).
 """
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from index.ingest import MAX_DOC_ID_CHARS, Document, IngestError, TooLarge, decode_text, shown, validate_doc_id
+from index.document import MAX_DOC_ID_CHARS, Document, IngestError, TooLarge, shown, validate_doc_id
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -75,6 +76,22 @@ def kind_of(filename: str, content_type: str | None = None) -> str:
         f"{shown(filename or 'upload')}: unsupported file type (supported: {', '.join(UPLOAD_SUFFIXES)}, "
         "or a text/plain, text/markdown, text/html or application/pdf part)"
     )
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    """Decode UTF-8 text without normalising it; reject binaries and other encodings."""
+    if b"\x00" in raw[:8192]:
+        raise IngestError(f"{name}: looks like a binary file, not text")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{name}: not valid UTF-8 (byte {exc.start})") from None
+    # A BOM is not part of the text users see; dropping it keeps offsets aligned with what is displayed.
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise IngestError(f"{name}: the file is empty")
+    return text
 
 
 def extract_html(raw: bytes, name: str = "upload.html", limits: ExtractLimits = ExtractLimits()) -> str:

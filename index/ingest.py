@@ -1,71 +1,34 @@
-"""Read source files into Documents: UTF-8 text exactly as stored, with a stable doc_id."""
+"""Files and folders into Documents for `rag index`: the same extraction and checks as an upload (index.extract),
+with a stable doc_id (the path relative to the folder given)."""
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
-MAX_DOC_ID_CHARS = 255  # also the longest file name most file systems allow
+from index.document import Document, IngestError, TooLarge, shown, validate_doc_id
+from index.extract import UPLOAD_SUFFIXES, ExtractLimits, extract_text
+
+SHOWN_SKIPPED = 5  # names a one-line report lists before "and N more"
 
 
-class IngestError(ValueError):
-    """A file that cannot be indexed; the message is one readable line."""
+class Loaded(list):
+    """The Documents read, in order; `skipped`: files in the folders given whose type is not supported."""
+
+    def __init__(self, documents: list[Document], skipped: list[str]):
+        super().__init__(documents)
+        self.skipped = skipped
 
 
-class TooLarge(IngestError):
-    """Over a configured size limit (bytes, PDF pages, extraction time, chunks): HTTP 413."""
+def skipped_note(skipped: list[str]) -> str:
+    """'skipped 2 unsupported files: a.docx, b.png', at most SHOWN_SKIPPED names: it stays one line."""
+    names = ", ".join(shown(name, 60) for name in skipped[:SHOWN_SKIPPED])
+    more = f" and {len(skipped) - SHOWN_SKIPPED:,} more" if len(skipped) > SHOWN_SKIPPED else ""
+    return f"skipped {len(skipped):,} unsupported file{'' if len(skipped) == 1 else 's'}: {names}{more}"
 
 
-def shown(name: str, keep: int = 80) -> str:
-    """A name as error messages print it: a 10,000-character file name would make the line unreadable."""
-    name = str(name)
-    if len(name) <= keep:
-        return name
-    return f"{name[:keep - 20]}…{name[-12:]} ({len(name):,} characters)"
-
-
-@dataclass(frozen=True)
-class Document:
-    doc_id: str
-    text: str
-    source: str = ""
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-
-def decode_text(raw: bytes, name: str) -> str:
-    """Decode UTF-8 text without normalising it; reject binaries and other encodings."""
-    if b"\x00" in raw[:8192]:
-        raise IngestError(f"{name}: looks like a binary file, not text")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{name}: not valid UTF-8 (byte {exc.start})") from None
-    # A BOM is not part of the text users see; dropping it keeps offsets aligned with what is displayed.
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if not text.strip():
-        raise IngestError(f"{name}: the file is empty")
-    return text
-
-
-def validate_doc_id(doc_id: str) -> str:
-    if len(doc_id) > MAX_DOC_ID_CHARS:
-        raise IngestError(f"invalid doc_id {shown(doc_id)!r}: {len(doc_id):,} characters long; the limit is {MAX_DOC_ID_CHARS}")
-    parts = doc_id.replace("\\", "/").split("/")
-    if not doc_id or doc_id.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise IngestError(f"invalid doc_id {doc_id!r}: use a relative name without '..'")
-    if any(ord(c) < 32 for c in doc_id):
-        raise IngestError(f"invalid doc_id {doc_id!r}: control characters are not allowed")
-    return "/".join(parts)
-
-
-def discover(paths: list[Path]) -> list[tuple[Path, str]]:
-    """Expand files and folders into (file, doc_id) pairs; doc_id is relative to the folder given."""
+def _scan(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(file, doc_id) pairs, doc_id relative to the folder given, and the unsupported files skipped in folders."""
     found: list[tuple[Path, str]] = []
+    skipped: list[str] = []
     for path in paths:
         try:
             exists = path.exists()
@@ -77,18 +40,28 @@ def discover(paths: list[Path]) -> list[tuple[Path, str]]:
             for file in sorted(path.rglob("*")):
                 rel = file.relative_to(path)
                 if any(part.startswith(".") for part in rel.parts):
+                    continue  # hidden files and folders (.git, .DS_Store) are not documents: not worth a mention
+                if not file.is_file():
                     continue
-                if file.is_file() and file.suffix.lower() in SUPPORTED_SUFFIXES:
+                if file.suffix.lower() in UPLOAD_SUFFIXES:
                     found.append((file, rel.as_posix()))
-        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+                else:
+                    skipped.append(rel.as_posix())
+        elif path.suffix.lower() in UPLOAD_SUFFIXES:
             found.append((path, path.name))
-        else:
-            raise IngestError(f"{shown(path)}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    return found
+        else:  # named explicitly: the user meant it, so it is an error rather than a skip
+            raise IngestError(f"{shown(path)}: unsupported file type (supported: {', '.join(UPLOAD_SUFFIXES)})")
+    return found, skipped
 
 
-def read_document(path: Path, doc_id: str, max_bytes: int | None = None) -> Document:
-    """The file's text; one over `max_bytes` is refused from its size, before it is read."""
+def discover(paths: list[Path]) -> list[tuple[Path, str]]:
+    """Expand files and folders into (file, doc_id) pairs; doc_id is relative to the folder given."""
+    return _scan(paths)[0]
+
+
+def read_document(path: Path, doc_id: str, max_bytes: int | None = None,
+                  limits: ExtractLimits = ExtractLimits()) -> Document:
+    """The file's text, extracted as an upload's is; over `max_bytes`, refused from its size before it is read."""
     doc_id = validate_doc_id(doc_id)
     try:
         size = path.stat().st_size
@@ -97,18 +70,20 @@ def read_document(path: Path, doc_id: str, max_bytes: int | None = None) -> Docu
         raw = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{shown(path)}: cannot read ({exc.strerror or exc})") from None
-    return Document(doc_id=doc_id, text=decode_text(raw, shown(path)), source=str(path))
+    return Document(doc_id=doc_id, text=extract_text(raw, str(path), limits=limits), source=str(path))
 
 
-def load_documents(paths: list[Path], max_bytes: int | None = None) -> list[Document]:
-    """All documents under `paths`, read and validated before anything is indexed."""
-    files = discover(paths)
+def load_documents(paths: list[Path], max_bytes: int | None = None, limits: ExtractLimits = ExtractLimits()) -> Loaded:
+    """All documents under `paths`, read and validated before anything is indexed (a list, with `.skipped`)."""
+    files, skipped = _scan(paths)
     if not files:
-        raise IngestError("no .txt or .md files found in " + ", ".join(shown(p) for p in paths))
-    docs = [read_document(file, doc_id, max_bytes) for file, doc_id in files]
+        where = ", ".join(shown(p) for p in paths)
+        note = f"; {skipped_note(skipped)}" if skipped else ""
+        raise IngestError(f"no supported files ({', '.join(UPLOAD_SUFFIXES)}) found in {where}{note}")
+    docs = [read_document(file, doc_id, max_bytes, limits) for file, doc_id in files]
     seen: dict[str, str] = {}
     for doc in docs:
         if doc.doc_id in seen:
             raise IngestError(f"two files share doc_id {doc.doc_id!r}: {seen[doc.doc_id]} and {doc.source}")
         seen[doc.doc_id] = doc.source
-    return docs
+    return Loaded(docs, skipped)

@@ -14,6 +14,7 @@ from index.build import IndexLimits, Indexer
 from index.chunk import ChunkerConfig
 from index.embed import Embedder
 from index.embedders import make_embedder as make_embedder_named
+from index.extract import ExtractLimits
 from index.remote_embed import RemoteEmbedding
 from index.store import IndexStore
 from rag.checks.cite import UNNAMED, Verdict, extractive_answer, is_abstention, parse_markers
@@ -43,7 +44,9 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    limits = IndexLimits(settings.max_upload_bytes, settings.max_chunks_per_document)
+    # The same bounds as an upload through the API (api/routes_documents.py): one way in for documents.
+    extract = ExtractLimits(settings.max_pdf_pages, settings.max_extract_seconds)
+    limits = IndexLimits(settings.max_upload_bytes, settings.max_chunks_per_document, extract)
     return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config,
                    store_location(settings, index_dir), limits)
 

@@ -1,5 +1,5 @@
 """Indexing under faults, with the real `rag index` in subprocesses: SIGKILL mid-run, two runs at once on one index,
-a file-size limit (RLIMIT_FSIZE) cutting the write, and the per-document chunk limit."""
+a file-size limit (RLIMIT_FSIZE) cutting the write, and the per-document limits (chunks, PDF pages)."""
 import os
 import random
 import resource
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from index.ingest import Document, TooLarge
+from index.document import Document, TooLarge
 from index.store import IndexStore, leftovers
 from rag.config import Settings
 from rag.pipeline import make_indexer
@@ -40,6 +40,16 @@ def test_a_document_over_the_chunk_limit_is_refused_before_anything_is_embedded(
         indexer.index_documents([long_doc])
     after = IndexStore.open(writable_index)
     assert after.generation == before.generation and list(after.docs) == [SEED_ID]
+
+
+def test_rag_index_extracts_under_the_api_limits(writable_index, embedder, tmp_path):
+    from api.testing import minimal_pdf
+
+    (tmp_path / "registre.pdf").write_bytes(minimal_pdf(["Page un.", "Page deux.", "Page trois."]))
+    indexer = make_indexer(Settings(index_dir=writable_index, max_pdf_pages=2), embedder)
+    with pytest.raises(TooLarge, match=r"registre.pdf: the PDF has 3 pages; the limit is 2 \(RAG_MAX_PDF_PAGES\)"):
+        indexer.index_paths([tmp_path])
+    assert list(IndexStore.open(writable_index).docs) == [SEED_ID]
 
 
 def test_sigkill_during_rag_index_leaves_the_old_or_the_new_index_and_the_next_run_completes(writable_index, tmp_path):

@@ -1,5 +1,5 @@
 from index.chunk import ChunkerConfig, SentenceChunker, approx_token_counter
-from index.ingest import Document
+from index.document import Document
 from index.sentences import sentence_spans
 
 

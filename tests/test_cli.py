@@ -48,6 +48,17 @@ def test_missing_path_and_bad_files(tmp_path):
     assert not (tmp_path / "i" / "CURRENT").exists()
 
 
+def test_index_reads_html_and_lists_what_it_skipped(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "port.html").write_text("<html><body><script>var x;</script><p>Le port a été agrandi en 1998.</p></body></html>",
+                                    encoding="utf-8")
+    (docs / "notes.docx").write_bytes(b"PK\x03\x04")
+    result = rag("index", str(docs), "--index-dir", str(tmp_path / "idx"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "1 added" in result.stdout and "; skipped 1 unsupported file: notes.docx" in result.stdout
+
+
 def test_index_then_ask_json(tmp_path):
     index_dir = tmp_path / "idx"
     first = rag("index", "seeds", "--index-dir", str(index_dir), "--quiet")

@@ -3,7 +3,7 @@ import pytest
 
 from api.testing import minimal_pdf
 from index.extract import document_from_text, document_from_upload, extract_html, extract_pdf, kind_of
-from index.ingest import IngestError
+from index.document import IngestError
 
 
 PAGE = """<!doctype html><html><head><title>Le gazoduc</title><style>p{color:red}</style>
@@ -101,7 +101,7 @@ def test_html_nested_10000_deep_is_extracted_without_recursion():
 
 def test_a_2000_page_pdf_is_extracted_and_page_and_time_limits_refuse_with_the_setting_named():
     from index.extract import ExtractLimits
-    from index.ingest import TooLarge
+    from index.document import TooLarge
 
     raw = minimal_pdf([f"Page {i}. La digue {i} fut achevée en {1800 + i % 200}." for i in range(2000)])
     text = extract_pdf(raw, "registre.pdf")

@@ -77,7 +77,7 @@ def test_failed_write_leaves_the_index_intact(writable_index, embedder, tmp_path
 
 
 def test_bad_file_in_batch_changes_nothing(writable_index, embedder, tmp_path):
-    from index.ingest import IngestError
+    from index.document import IngestError
 
     docs = tmp_path / "batch"
     docs.mkdir()

@@ -86,9 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--index-dir", help="index folder (default: $RAG_INDEX_DIR or ./index_data)")
 
-    p = sub.add_parser("index", help="add .txt/.md files or folders to the index",
-                       description="Chunk, embed and store documents. Unchanged files are skipped; changed files replace their chunks.")
-    p.add_argument("paths", nargs="+", help="files or folders (folders are searched recursively)")
+    from index.extract import HTML_SUFFIXES, PDF_SUFFIXES, TEXT_SUFFIXES
+
+    types = f"text and Markdown ({', '.join(TEXT_SUFFIXES)}), HTML ({', '.join(HTML_SUFFIXES)}), PDF ({', '.join(PDF_SUFFIXES)})"
+    p = sub.add_parser("index", help="add txt, md, html and pdf files or folders to the index",
+                       description=f"Chunk, embed and store documents: {types}, their text extracted as the HTTP API "
+                       "extracts an upload's. Unchanged files add nothing; changed files replace their chunks.")
+    p.add_argument("paths", nargs="+", help="files or folders (folders are searched recursively; files of other types "
+                   "in them are skipped and listed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_index)
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     parser = build_parser()
     args = parser.parse_args(argv)
-    from index.ingest import IngestError
+    from index.document import IngestError
     from index.store import IndexError_
     from rag.models.assets import AssetError
     from rag.pipeline import QuestionError
