@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 import typing
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class QuestionProfile:
         return self.total_ms / self.floor_ms if self.floor_ms else None
 
 
+MAX_PREFIX_STATES = 4
+
+
 class ModelFloor:
     """A plain llama.cpp model timing one prompt: resume its cached prefix, read the rest, write the answer."""
 
@@ -50,7 +54,9 @@ class ModelFloor:
         from llama_cpp import Llama
 
         self.llm = Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=n_threads, seed=0, verbose=False)
-        self._prefix_states: dict[tuple[int, ...], object] = {}
+        # A saved state carries the logits of every token it read (hundreds of MB): 149 questions' prefixes kept
+        # without a bound filled 24 GB. The few most recent are kept; an evicted prefix is read again, untimed.
+        self._prefix_states: OrderedDict[tuple[int, ...], object] = OrderedDict()
 
     def measure(self, prompt: list[int], cached: int, answer: list[int]) -> tuple[float, float]:
         """(ms to read the prompt's uncached tokens, ms to write the answer's tokens one by one)."""
@@ -61,6 +67,9 @@ class ModelFloor:
             if prefix not in self._prefix_states:
                 llm.eval(list(prefix))
                 self._prefix_states[prefix] = llm.save_state()
+                while len(self._prefix_states) > MAX_PREFIX_STATES:
+                    self._prefix_states.popitem(last=False)
+            self._prefix_states.move_to_end(prefix)
             llm.load_state(self._prefix_states[prefix])
         start = time.perf_counter()
         llm.eval(prompt[cached:])
