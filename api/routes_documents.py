@@ -99,7 +99,7 @@ async def _read_document(request: Request, settings: Settings) -> Document:
             if len(raw) > limit:
                 raise HTTPException(413, detail=f"the file is over the limit of {limit:,} bytes (RAG_MAX_UPLOAD_BYTES)")
             # Extraction (PDF pages, deep HTML) can take seconds: off the event loop.
-            limits = ExtractLimits(settings.max_pdf_pages, settings.max_extract_seconds)
+            limits = ExtractLimits.from_settings(settings)
             return await run_in_threadpool(document_from_upload, raw, upload.filename or "", doc_id or None,
                                            upload.content_type, limits)
         finally:

@@ -49,6 +49,11 @@ class ExtractLimits:
     max_pdf_pages: int = 5000
     max_seconds: float = 60.0
 
+    @classmethod
+    def from_settings(cls, settings) -> "ExtractLimits":
+        """From rag.config.Settings: the same bounds for an upload and for `rag index`."""
+        return cls(settings.max_pdf_pages, settings.max_extract_seconds)
+
 
 class _Deadline:
     def __init__(self, name: str, seconds: float):

@@ -44,9 +44,8 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def make_indexer(settings: Settings, embedder: Embedder | None = None, index_dir: Path | None = None) -> Indexer:
     config = ChunkerConfig(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    # The same bounds as an upload through the API (api/routes_documents.py): one way in for documents.
-    extract = ExtractLimits(settings.max_pdf_pages, settings.max_extract_seconds)
-    limits = IndexLimits(settings.max_upload_bytes, settings.max_chunks_per_document, extract)
+    # The same bounds as an upload through the API: one way in for documents.
+    limits = IndexLimits(settings.max_upload_bytes, settings.max_chunks_per_document, ExtractLimits.from_settings(settings))
     return Indexer(index_dir or settings.index_dir, embedder or make_embedder(settings), config,
                    store_location(settings, index_dir), limits)
 
