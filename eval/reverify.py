@@ -1,7 +1,7 @@
 """`python -m eval.reverify REPORT_DIR|CALIBRATION.jsonl ... --docs DIR`: the answer checks of the working tree
 (`rag.checks.cite.verify` and the confidence gate) run again on the raw answers and passages that a generation report or an
 `eval.calibrate` file stored, without the model. A change to the checks is measured in seconds on hundreds of
-answers: it prints the rows whose answer changes and F1 and answer accuracy before and after.
+answers: it prints the rows whose answer changes and F1, answer accuracy and citation hit before and after.
 
 Only French answers to questions that are not yes/no are re-checked: English ones went through the pivot's
 translations, and yes/no ones through a second model call, neither of which a report stores. On an unchanged tree
@@ -22,10 +22,13 @@ class Recheck:
     after: str | None
     golds: list[str]
     answerable: bool = True
+    cited_before: bool = False  # a citation overlaps the gold evidence (eval.metrics' citation hit)
+    cited_after: bool = False
 
 
 def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck | None:
     """The row's raw answer verified again over the passages it was given; None when the row cannot be re-checked."""
+    from eval.metrics import is_relevant
     from rag.checks.cite import unsure, verify
     from rag.checks.polarity import is_yes_no_question
     from rag.schema import Passage
@@ -40,7 +43,15 @@ def recheck(row: dict, texts: dict[str, str], min_confidence: float) -> Recheck 
     verdict = verify(raw, row["question"], passages, {p.doc_id: texts[p.doc_id] for p in passages})
     after = None if verdict.abstained or unsure(row.get("confidence"), min_confidence) else verdict.answer
     before = None if row.get("abstained") else row.get("answer")
-    return Recheck(row["question"], before, after, list(row.get("answers") or []), row.get("answerable", True) is not False)
+
+    def hit(citations) -> bool:
+        gold_docs, gold_spans = row.get("gold_docs") or [], row.get("gold_spans") or []
+        return bool(gold_docs or gold_spans) and any(
+            is_relevant(c["doc_id"], c["start"], c["end"], gold_docs, gold_spans) for c in citations)
+
+    return Recheck(row["question"], before, after, list(row.get("answers") or []), row.get("answerable", True) is not False,
+                   cited_before=before is not None and hit(row.get("citations") or []),
+                   cited_after=after is not None and hit([c.model_dump() for c in verdict.citations]))
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -100,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                f"F1 {sum(f1(r.before, r.golds) for r in answerable) / n:.3f} -> "
                f"{sum(f1(r.after, r.golds) for r in answerable) / n:.3f}; "
                f"accuracy {sum(right(r.before, r.golds) for r in answerable) / n:.3f} -> "
-               f"{sum(right(r.after, r.golds) for r in answerable) / n:.3f}")
+               f"{sum(right(r.after, r.golds) for r in answerable) / n:.3f}; "
+               f"citation hit {sum(r.cited_before for r in answerable) / n:.3f} -> "
+               f"{sum(r.cited_after for r in answerable) / n:.3f}")
     if unanswerable:
         m = len(unanswerable)
         summary += (f"; abstention on unanswerable {sum(r.before is None for r in unanswerable) / m:.3f} -> "

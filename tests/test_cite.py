@@ -34,6 +34,21 @@ def test_grounding_accepts_cross_language_spellings_and_rejects_inventions():
     assert ungrounded_terms("Signed by Gazprom", TEXT, "") == ["gazprom"]
 
 
+def test_codes_of_letters_and_digits_are_grounded_whole():
+    source = "Mike Conway, sur la Toyota TS050 Hybrid no 7, a établi la première référence."
+    assert ungrounded_terms("Toyota TS050 Hybrid no 7", source, "") == []
+    assert ungrounded_terms("Toyota TX050", source, "") == ["tx"]  # another code is still refused
+
+
+def test_the_sentence_cited_is_the_one_that_answers_the_question():
+    source = ("Le 21 janvier, Poutine et Xi ont discuté du retour de Donald Trump à la Maison Blanche. "
+              "M. Xi a parlé de sa récente conversation avec M. Trump, qui a eu lieu le 17 janvier.")
+    passages = [Passage(n=1, doc_id="s.txt", chunk_id="c", start=0, end=len(source), text=source, score=1.0)]
+    verdict = verify("Donald Trump [1]", "Avec quel dirigeant Xi s'est-il entretenu le 17 janvier ?", passages,
+                     {"s.txt": source})
+    assert [c.quote for c in verdict.citations] == [source[source.index("M. Xi"):]]
+
+
 def test_verify_fixes_a_wrong_marker_and_quotes_exactly():
     verdict = verify("Il devrait débuter en 2027 [2].", "Quand l'approvisionnement débutera-t-il ?", _passages(), {"d.txt": TEXT})
     assert not verdict.abstained

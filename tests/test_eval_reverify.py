@@ -44,6 +44,19 @@ def test_a_changed_verdict_is_listed(tmp_path, capsys):
     assert out.startswith("+ Quel jour") and "changed 1" in out and "accuracy 0.000 -> 1.000" in out
 
 
+def test_citation_hit_is_scored_before_and_after(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "doc.txt").write_text(TEXT, encoding="utf-8")
+    end = TEXT.index(" Elle")
+    gold = {"gold_docs": ["doc.txt"], "gold_spans": [["doc.txt", 0, end]]}
+    stored_elsewhere = [{"doc_id": "doc.txt", "start": end + 1, "end": len(TEXT), "quote": TEXT[end + 1:]}]
+    rows = [{**_row("Quel jour a eu lieu la visioconférence ?", "Le 21 janvier [1]", "Le 21 janvier [1]"), **gold,
+             "citations": stored_elsewhere}]
+    assert reverify.main([str(_report(tmp_path, rows)), "--docs", str(docs)]) == 0
+    assert "citation hit 0.000 -> 1.000" in capsys.readouterr().out
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert reverify.main([str(tmp_path), "--docs", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.startswith("error:")

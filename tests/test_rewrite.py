@@ -3,7 +3,7 @@ read as standalone questions (rules only; the model's part is tested in test_cha
 import pytest
 
 from rag.conversation.refer import detect_reference
-from rag.conversation.rewrite import Rewriter, answer_referent, check_referent, claim_of, demonstrative_referent, referent_messages
+from rag.conversation.rewrite import Rewriter, answer_phrase, answer_referent, check_referent, claim_of, demonstrative_referent, referent_messages
 
 XI_TRUMP = ("De son côté, M. Xi Jinping a fourni à M. Poutine des détails sur sa récente conversation avec M. Trump, "
             "qui a eu lieu le 17 janvier et n’était pas liée à l’investiture présidentielle.")
@@ -36,8 +36,23 @@ def test_a_demonstrative_takes_its_complement_from_the_cited_sentence():
      "La conversation avec M. Trump était-elle liée à l'investiture ?"),
     ("Quel projet énergétique commun Poutine et Xi ont-ils évoqué ?", "Le gazoduc d'Extrême-Orient [1].", (),
      "Où en sont ses travaux ?", "Où en sont les travaux du gazoduc d'Extrême-Orient ?"),
+    ("Quel projet énergétique commun Poutine et Xi ont-ils évoqué ?", "Gazoduc d'Extrême-Orient [1].",
+     ("Ils ont discuté de projets communs, notamment du gazoduc d'Extrême-Orient, dont les travaux progressent.",),
+     "Où en sont ses travaux ?", "Où en sont les travaux du gazoduc d'Extrême-Orient ?"),  # the article of the source
     ("Which Chinese leader spoke with Putin on 21 January?", "Xi Jinping [1].", (),
      "Whom else had he spoken with shortly before?", "Whom else had Xi Jinping spoken with shortly before?"),
+    # a longer answer's leading noun phrase, when it agrees with the plural pronoun
+    ("Quelle déclaration Poutine a-t-il saluée le 20 janvier ?",
+     "Les commentaires de M. Trump sur son désir de rétablir les relations avec la Russie [1].", (),
+     "Sur quoi portaient-ils ?", "Sur quoi les commentaires de M. Trump portaient-ils ?"),
+    # the subject goes before a reflexive or object pronoun; "que s'est-il passé" is impersonal
+    ("Quand le sommet de Pékin a-t-il commencé ?", "", (), "Comment s'est-il déroulé ?",
+     "Comment le sommet de Pékin s'est-il déroulé ?"),
+    ("Quel jour CNN a-t-elle cité des sources privées ?", "19 janvier [1].", (), "Et que s'est-il passé le lendemain ?",
+     "À propos des sources privées : que s'est-il passé le lendemain ?"),
+    # "will the units be built": the subject ends before "be", it has no main verb to drop
+    ("In what kind of plants will the power generation units be built?", "nuclear [1].", (), "How many of them?",
+     "How many of the power generation units?"),
     # self-contained, though they start like follow-ups
     ("Quel jour Poutine a-t-il salué les commentaires de Trump ?", "20 janvier [1].", (),
      "Et Xi, quel jour a-t-il parlé avec Trump ?", "Et Xi, quel jour a-t-il parlé avec Trump ?"),
@@ -48,6 +63,13 @@ def test_rules_make_grammatical_standalone_questions(previous, answer, cited, qu
     rewrite = Rewriter(generator=None).rewrite(question, previous, answer, cited)
     assert rewrite.standalone == standalone
     assert rewrite.model_calls == 0
+
+
+def test_a_longer_answer_stands_for_a_pronoun_of_its_own_number_only():
+    previous, answer = "Quelle déclaration Poutine a-t-il saluée ?", "Les commentaires de M. Trump sur son désir [1]."
+    assert answer_phrase(previous, answer, "ils") == "les commentaires de M. Trump"
+    assert answer_phrase(previous, answer, "il") is None  # "il" may be Poutine
+    assert answer_phrase("Quel jour Poutine a-t-il parlé ?", "Le 20 janvier [1].", "il") is None  # a date, not a thing
 
 
 def test_the_other_one_is_other_than_what_was_said():

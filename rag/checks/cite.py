@@ -65,11 +65,14 @@ def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(text))
 
 
+_LETTER_RUN = re.compile(r"[^\W\d_]+")  # a name's letters: "TS050" and "GAZ-69" give "TS" and "GAZ"
+
+
 def key_terms(answer: str) -> tuple[list[str], list[str]]:
     """Numbers and proper names in the answer: the content a grounding check must find in the sources."""
     numbers = number_keys(answer)
     names = []
-    for match in re.finditer(r"[^\W\d_]+", answer):
+    for match in _LETTER_RUN.finditer(answer):
         word = match.group()
         sentence_start = match.start() == 0 or answer[: match.start()].rstrip().endswith((".", "!", "?", ":"))
         if word[0].isupper() and not sentence_start and len(word) > 1:
@@ -92,10 +95,12 @@ def ungrounded_terms(answer: str, evidence: str, question: str) -> list[str]:
     """Key terms of the answer found neither in the evidence nor in the question (which the user supplied)."""
     numbers, names = key_terms(answer)
     folded_evidence = set(words(evidence))
+    # Names are read as letter runs, so the evidence's codes ("ts050") are split the same way.
+    evidence_names = set(_LETTER_RUN.findall(fold(evidence)))
     evidence_numbers = set(number_keys(evidence))
     evidence_numbers |= {str(NUMBER_WORDS[w]) for w in folded_evidence if w in NUMBER_WORDS}
     question_numbers = set(number_keys(question))
-    evidence_words = folded_evidence | set(words(question))
+    evidence_words = folded_evidence | evidence_names | set(words(question))
     missing = [n for n in numbers if n not in evidence_numbers and n not in question_numbers]
     missing += [w for w in names if not _similar(w, evidence_words)]
     return missing
@@ -161,6 +166,13 @@ def relevant_to(sentence: str, question: str) -> bool:
     return any(same_word(q, w) for q in asked for w in sentence_words)
 
 
+def _question_overlap(question: str, sentence: str) -> float:
+    """How many of the question's content words the sentence holds (numbers count double), units and measures aside."""
+    asked = [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS and w not in _MEASURE_WORDS]
+    sentence_words = content_words(sentence)
+    return float(sum((2.0 if q.isdigit() else 1.0) for q in set(asked) if any(same_word(q, w) for w in sentence_words)))
+
+
 def _overlap_score(claim_words: list[str], sentence: str) -> float:
     sentence_words = set(content_words(sentence))
     score = 0.0
@@ -186,8 +198,8 @@ def passage_sentences(passage: Passage) -> list[_Sentence]:
 
 
 def attribute(claim: str, question: str, passages: list[Passage], cited: list[int]) -> list[_Sentence]:
-    """Sentences that support the claim. Key terms (numbers, names) found decide first, word overlap second, and
-    the model's own markers only break ties: a wrong [n] is corrected, a missing one supplied. A second sentence is
+    """Sentences that support the claim. Key terms (numbers, names) found decide first, word overlap with the claim
+    and the question second, and the model's own markers only break ties: a wrong [n] is corrected, a missing one supplied. A second sentence is
     added when it holds key terms the first lacks (answers spanning two sentences)."""
     claim_words = content_words(claim)
     if not claim_words:
@@ -202,7 +214,9 @@ def attribute(claim: str, question: str, passages: list[Passage], cited: list[in
             covered = n_keys - len(ungrounded_terms(claim, s.text, ""))
             if overlap <= 0 and covered <= 0:  # a spelled number ("second" for "2ème") counts as a match
                 continue
-            scored.append((covered, overlap + bonus, p.score, s))
+            # The question's own words (its dates count double) pick, among sentences holding the answer's terms,
+            # the one that answers it: "Donald Trump" is in many sentences, "le 17 janvier" in one.
+            scored.append((covered, overlap + bonus + _question_overlap(question, s.text), p.score, s))
     if not scored:
         return []
     scored.sort(key=lambda x: (-x[0], -x[1], -x[2]))  # then the better passage, wherever the prompt put it

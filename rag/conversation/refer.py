@@ -152,6 +152,8 @@ def detect_reference(question: str) -> Reference | None:
             pronoun = inv.group(3).lower()
             if pronoun == "on" or (pronoun == "il" and prev == "y"):  # "on", "y a-t-il": impersonal
                 continue
+            if pronoun == "il" and prev in {"s'", "se"} and (nxt.startswith("pass") or inv.group(1).lower().startswith("pass")):
+                continue  # "que s'est-il passé", "que se passe-t-il": impersonal
             if not any(is_content(t) for t in _question_head(tokens, i)):
                 return Reference("inverted", i, "fr")
             continue
@@ -205,6 +207,11 @@ def noun_phrases(text: str) -> list[str]:
             content[n] = False  # "a déclaré", "que disent", "qui dirige": verbs
         if content[n] and prev in {"quel", "quelle", "which", "what"} and tokens[n].key in TIME_NOUNS:
             content[n] = False  # "quel jour", "which year": what is asked, not a referent
+        if content[n] and prev in {"de", "a"} and tokens[n].key == "nouveau":
+            content[n] = False  # "de nouveau", "à nouveau": again
+    # "Quelle déclaration Poutine a-t-il saluée": the noun asked for (with its adjectives) is a phrase of its own, not
+    # joined to the named subject after it
+    slots = {n for n in range(1, len(tokens)) if tokens[n - 1].key in {"quel", "quelle", "quels", "quelles", "which"}}
     spans: list[tuple[float, int, str]] = []
     i = 0
     while i < len(tokens):
@@ -218,6 +225,8 @@ def noun_phrases(text: str) -> list[str]:
                 k += 1
                 if k < len(tokens) and tokens[k].key in articles:
                     k += 1
+            if i in slots and k < len(tokens) and tokens[k].text[:1].isupper():
+                break
             if k > j + 1 and k < len(tokens) and content[k]:
                 j = k
             elif j + 1 < len(tokens) and content[j + 1]:
@@ -232,8 +241,9 @@ def noun_phrases(text: str) -> list[str]:
             bonus = 1.0
         elif french and before in _CONTRACTIONS:
             prefix, bonus = _CONTRACTIONS[before] + " ", 1.0
-        if first and tokens[first - 1].key in _EN_AUX and last > i and tokens[last].text.islower():
-            last -= 1  # "did Putin and Xi discuss": drop the main verb after the subject
+        verb_follows = last + 1 < len(tokens) and tokens[last + 1].key in {"be", "been", "being", "have", "get"}
+        if first and tokens[first - 1].key in _EN_AUX and last > i and tokens[last].text.islower() and not verb_follows:
+            last -= 1  # "did Putin and Xi discuss": drop the main verb after the subject ("will the units be built": none)
         weight = sum(content[i : last + 1])
         spans.append((weight + bonus, tokens[first].start, prefix + text[tokens[first].start : tokens[last].end]))
         i = j + 1
@@ -317,6 +327,9 @@ def splice(question: str, referent: str, ref: Reference, names_noun: bool = Fals
             before = text[: tok.start]
             if before.rstrip().lower().endswith(("qu'", "qu’")):  # "Qu'a-t-il déclaré" -> "Qu'est-ce que X a déclaré"
                 return _cap(f"{before.rstrip()[:-3]}qu'est-ce {_elide('que', referent)} {inv.group(1)}{text[tok.end:]}")
+            while i > 0 and tokens[i - 1].key in _CLITICS:  # "Comment s'est-il déroulé": the subject goes before "s'"
+                i -= 1
+                tok, before = tokens[i], text[: tokens[i].start]
             verb = text[tok.start :] if before.strip() else text[tok.start].lower() + text[tok.start + 1 :]
             return _cap(f"{before}{referent} {verb}")
         if tok and ref.kind == "pronoun":
@@ -344,6 +357,8 @@ def splice(question: str, referent: str, ref: Reference, names_noun: bool = Fals
     return f"Regarding {referent}: {body}"
 
 
+# Object and reflexive pronouns that stay between an inverted verb and the subject put before them.
+_CLITICS = {"s'", "se", "l'", "le", "la", "les", "lui", "leur", "y", "en", "n'", "ne", "m'", "me", "t'", "te", "nous", "vous"}
 _FR_POSSESSIVES = {"son": "le", "sa": "la", "ses": "les", "leur": "le", "leurs": "les"}
 
 

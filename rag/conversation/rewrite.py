@@ -48,9 +48,37 @@ def answer_referent(previous: str, answer: str, cited: tuple[str, ...] = ()) -> 
     words = [t for t in tokenize(claim) if t.is_word]
     if not any(t.text[:1].isupper() and t.key not in _DETERMINERS for t in words):
         return None
-    if any(f" {words[0].text.lower()} " in f" {text} " for text in cited):  # "Gazoduc d'Extrême-Orient": a common noun
-        claim = claim[:1].lower() + claim[1:]
+    common = next((text for text in cited if f" {words[0].text.lower()} " in f" {text} "), None)
+    if common is not None:  # "Gazoduc d'Extrême-Orient": a common noun, with the article the sentence gives it
+        claim = widen(claim[:1].lower() + claim[1:], common)
     return claim
+
+
+_PLURAL_POINTERS = {"ils", "elles", "eux", "leur", "leurs", "they", "them", "their", "these", "those"}
+_PHRASE_ENDS = {"sur", "pour", "avec", "dans", "a", "en", "par", "qui", "que", "qu'", "dont", "lors", "on", "for", "with",
+                "in", "at", "by", "which", "that", "who", "to", ",", ";", ":", "("}
+
+
+def answer_phrase(previous: str, answer: str, pronoun: str) -> str | None:
+    """A longer answer to "Quelle déclaration … ?" ("Les commentaires de M. Trump sur son désir …"): its leading noun
+    phrase ("les commentaires de M. Trump"), when it agrees in number with the pronoun that refers back ("Sur quoi
+    portaient-ils ?"). A singular pronoun may as well stand for the previous question's subject, so only agreement
+    tells them apart."""
+    asked = _ASKS_FOR_A_NAME.search(previous)
+    if not asked or not asked.group(1) or fold_token(asked.group(1)) in _NOT_A_THING or not pronoun:
+        return None
+    claim = claim_of(answer)
+    tokens = tokenize(claim)
+    if len(tokens) < 2 or tokens[0].key not in _DETERMINERS:
+        return None
+    end = next((i for i, t in enumerate(tokens) if i >= 2 and t.key in _PHRASE_ENDS), len(tokens))
+    if sum(t.is_word for t in tokens[:end]) > 6:
+        return None
+    plural = tokens[0].key in {"les", "des"} or (tokens[0].key == "the" and tokens[1].key.endswith("s"))
+    if plural != (pronoun in _PLURAL_POINTERS):
+        return None
+    phrase = claim[: tokens[end - 1].end]
+    return phrase[:1].lower() + phrase[1:]
 
 
 def asked_noun(previous: str) -> str:
@@ -188,7 +216,7 @@ class Rewriter:
         if demonstrative:
             return demonstrative, "cited", 0
         pointing = ref.kind != "elliptical" or {"y", "en", "there", "other", "autre"} & {t.key for t in tokenize(question)}
-        named = answer_referent(previous, answer, cited) if pointing else None
+        named = (answer_referent(previous, answer, cited) or answer_phrase(previous, answer, pronoun)) if pointing else None
         if named:
             return named, "answer", 0
         chosen, source, calls = None, "", 0
