@@ -48,8 +48,8 @@ def test_a_demonstrative_takes_its_complement_from_the_cited_sentence():
     # the subject goes before a reflexive or object pronoun; "que s'est-il passé" is impersonal
     ("Quand le sommet de Pékin a-t-il commencé ?", "", (), "Comment s'est-il déroulé ?",
      "Comment le sommet de Pékin s'est-il déroulé ?"),
-    ("Quel jour CNN a-t-elle cité des sources privées ?", "19 janvier [1].", (), "Et que s'est-il passé le lendemain ?",
-     "À propos des sources privées : que s'est-il passé le lendemain ?"),
+    ("Quel jour CNN a-t-elle cité des sources privées ?", "19 janvier [1].", (), "Et que s'est-il passé ensuite ?",
+     "À propos des sources privées : que s'est-il passé ensuite ?"),
     # "will the units be built": the subject ends before "be", it has no main verb to drop
     ("In what kind of plants will the power generation units be built?", "nuclear [1].", (), "How many of them?",
      "How many of the power generation units?"),

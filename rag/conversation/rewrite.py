@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from rag.conversation.dates import with_relative_day
 from rag.text.lang import detect_language
 from rag.conversation.refer import (INVERTED, QUESTION_WORDS, Reference, de_phrase, detect_reference, fold_token,  # noqa: F401
                        interrogative_phrase, is_content, noun_phrases, singular, splice, tokenize, widen)
@@ -244,10 +245,14 @@ class Rewriter:
         question = question.strip()
         if not previous:
             return Rewrite(question, question)
+        started = time.perf_counter()
+        dated = with_relative_day(question, answer) if answer else None
+        asks = dated and any(t.key in QUESTION_WORDS or INVERTED.match(t.text) for t in tokenize(dated))
+        if asks:  # "Que s'est-il passé le lendemain ?" after "19 janvier [1]": "… le 20 janvier ?"
+            return Rewrite(question, dated, claim_of(answer), "answer", time.perf_counter() - started)
         ref = detect_reference(question)
         if ref is None:
             return Rewrite(question, question)
-        started = time.perf_counter()
         bare = bare_ellipsis(question, previous)
         if bare:
             return Rewrite(question, bare, interrogative_phrase(previous), "question", time.perf_counter() - started)
