@@ -203,14 +203,8 @@ def test_terminal_session(seed_index, tmp_path):
         child.expect("›")
         child.sendline("Quel est le prix du gaz livré à la Chine ?")
         child.expect("writing…|▌")
-        # Ctrl-C cancels this answer and the session goes on. Once in a CI run the first one was lost (the answer ran
-        # on to its end), so it is pressed again, as a user would, while the 12-passage prompt is still being read.
-        for _ in range(5):
-            child.sendcontrol("c")
-            if child.expect([r"\(cancelled after", pexpect.TIMEOUT], timeout=1) == 0:
-                break
-        else:
-            raise pexpect.TIMEOUT("Ctrl-C did not cancel the answer")
+        child.sendcontrol("c")  # cancels this answer; the session goes on
+        child.expect(r"\(cancelled after")
         child.expect("›")
         child.sendline(f"/k {default_k}")
         child.expect(f"k = {default_k}")

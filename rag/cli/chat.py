@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -195,6 +196,10 @@ def interactive(conv: Conversation, console: Console) -> int:
     path = Path(conv.pipeline.settings.chat_history_file).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     session = PromptSession(history=FileHistory(str(path)))
+    # Ctrl-C is how a user stops an answer here. A process started from a background job or `nohup bash -c` inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt: take it back for this terminal session.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     store = conv.pipeline.store
     console.print(
         f"rag chat · {conv.pipeline.settings.index_dir}: {len(store.docs)} documents, {len(store.chunks)} chunks · "
