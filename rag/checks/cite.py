@@ -156,21 +156,25 @@ _MEASURE_WORDS = MEASURE_UNITS | set(
 )
 
 
+def asked_words(question: str) -> list[str]:
+    """The question's content words that say what it is about: units, measures and generic words ("jour") aside."""
+    return [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS and w not in _MEASURE_WORDS]
+
+
 def relevant_to(sentence: str, question: str) -> bool:
     """The sentence shares at least one content word with the question (the answer alone is not enough), units and
     measure words aside."""
-    asked = [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS and w not in _MEASURE_WORDS]
+    asked = asked_words(question)
     if not asked:
         return True
     sentence_words = content_words(sentence)
     return any(same_word(q, w) for q in asked for w in sentence_words)
 
 
-def _question_overlap(question: str, sentence: str) -> float:
-    """How many of the question's content words the sentence holds (numbers count double), units and measures aside."""
-    asked = [w for w in content_words(question) if w not in _GENERIC_QUESTION_WORDS and w not in _MEASURE_WORDS]
+def _question_overlap(asked: set[str], sentence: str) -> float:
+    """How many of the question's asked words (`asked_words`) the sentence holds; numbers count double."""
     sentence_words = content_words(sentence)
-    return float(sum((2.0 if q.isdigit() else 1.0) for q in set(asked) if any(same_word(q, w) for w in sentence_words)))
+    return float(sum((2.0 if q.isdigit() else 1.0) for q in asked if any(same_word(q, w) for w in sentence_words)))
 
 
 def _overlap_score(claim_words: list[str], sentence: str) -> float:
@@ -199,13 +203,14 @@ def passage_sentences(passage: Passage) -> list[_Sentence]:
 
 def attribute(claim: str, question: str, passages: list[Passage], cited: list[int]) -> list[_Sentence]:
     """Sentences that support the claim. Key terms (numbers, names) found decide first, word overlap with the claim
-    and the question second, and the model's own markers only break ties: a wrong [n] is corrected, a missing one supplied. A second sentence is
-    added when it holds key terms the first lacks (answers spanning two sentences)."""
+    and the question second, and the model's own markers only break ties: a wrong [n] is corrected, a missing one
+    supplied. A second sentence is added when it holds key terms the first lacks (answers spanning two sentences)."""
     claim_words = content_words(claim)
     if not claim_words:
         return []
     numbers, names = key_terms(claim)
     n_keys = len(numbers) + len(names)
+    asked = set(asked_words(question))
     scored = []
     for p in passages:
         bonus = 0.25 if p.n in cited else 0.0
@@ -216,7 +221,7 @@ def attribute(claim: str, question: str, passages: list[Passage], cited: list[in
                 continue
             # The question's own words (its dates count double) pick, among sentences holding the answer's terms,
             # the one that answers it: "Donald Trump" is in many sentences, "le 17 janvier" in one.
-            scored.append((covered, overlap + bonus + _question_overlap(question, s.text), p.score, s))
+            scored.append((covered, overlap + bonus + _question_overlap(asked, s.text), p.score, s))
     if not scored:
         return []
     scored.sort(key=lambda x: (-x[0], -x[1], -x[2]))  # then the better passage, wherever the prompt put it
