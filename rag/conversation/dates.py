@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from rag.conversation.refer import strip_leading
 from rag.text.textnorm import fold
 
 _FR_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
@@ -24,7 +25,6 @@ _RELATIVE = [
     (re.compile(r"(?i)\b(?:on\s+)?the\s+day\s+before\b|\b(?:on\s+)?the\s+previous\s+day\b"), -1, "en"),
 ]
 _COMPLEMENT = re.compile(r"(?i)\s*(?:de|du|des|d['’]|of|the|his|her|their|its|a|an|this|that)\b")
-_LEADING = re.compile(r"(?i)^\s*(?:et|and|mais|but|alors|so)\b[\s,]*")
 
 
 def answer_day(answer: str) -> tuple[int, int] | None:
@@ -58,6 +58,6 @@ def with_relative_day(question: str, answer: str) -> str | None:
         date = dt.date(2001, *day) + dt.timedelta(days=shift)
         written = (f"le {date.day} {_FR_MONTHS[date.month - 1]}" if language == "fr"
                    else f"on {_EN_MONTHS[date.month - 1]} {date.day}")
-        text = _LEADING.sub("", question[: found.start()] + written + question[found.end():])
+        text = strip_leading(question[: found.start()] + written + question[found.end():])
         return text[:1].upper() + text[1:]
     return None

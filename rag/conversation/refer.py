@@ -295,7 +295,8 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _strip_leading(text: str) -> str:
+def strip_leading(text: str) -> str:
+    """The text without its leading conjunctions ("Et", "And", "Mais", …) and commas."""
     tokens = tokenize(text)
     i = 0
     while i < len(tokens) - 1 and (tokens[i].key in _LEADING or tokens[i].text == ","):
@@ -312,7 +313,7 @@ def splice(question: str, referent: str, ref: Reference, names_noun: bool = Fals
     """The follow-up with the referent in place of what refers back; `names_noun`: the referent names what a
     demonstrative's noun stands for ("cette chaîne" -> "CNN")."""
     full = question.strip()
-    text = _strip_leading(full)
+    text = strip_leading(full)
     offset = len(full) - len(text)
     tokens = tokenize(text)
     referent = referent.strip()

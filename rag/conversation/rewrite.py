@@ -65,8 +65,8 @@ def answer_phrase(previous: str, answer: str, pronoun: str) -> str | None:
     phrase ("les commentaires de M. Trump"), when it agrees in number with the pronoun that refers back ("Sur quoi
     portaient-ils ?"). A singular pronoun may as well stand for the previous question's subject, so only agreement
     tells them apart."""
-    asked = _ASKS_FOR_A_NAME.search(previous)
-    if not asked or not asked.group(1) or fold_token(asked.group(1)) in _NOT_A_THING or not pronoun:
+    noun = asked_noun(previous)
+    if not noun or noun in _NOT_A_THING or not pronoun:
         return None
     claim = claim_of(answer)
     tokens = tokenize(claim)
