@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from eval.profile import in_passes
 from eval.sidebyside import (
-    WARM_UP_QUESTION, QuestionTiming, SystemRun, emit, in_passes, median_ingest, median_run, peak_rss_mb,
+    WARM_UP_QUESTION, QuestionTiming, SystemRun, emit, median_ingest, median_run, peak_rss_mb, progress,
 )
 
 
@@ -89,7 +90,8 @@ def run(job: dict) -> SystemRun:
         total, first, answers[q["id"]] = ask(engine, q["question"])
         return QuestionTiming(q["id"], q["lang"], round(total, 1), round(first, 1) if first else None)
 
-    timings = [median_run(runs) for runs in in_passes(job["questions"], job["repeats"], ask_one, "LlamaIndex")]
+    timings = [median_run(runs) for runs in in_passes(job["questions"], job["repeats"], ask_one,
+                                                          lambda *n: progress("LlamaIndex", *n))]
     answers = [{"id": q["id"], "answer": answers[q["id"]]} for q in job["questions"]]
     chunks, seconds = median_ingest(ingests)
     from importlib.metadata import version

@@ -14,8 +14,9 @@ Three systems, in one run on one machine, each in its own process (so its peak R
 
 Every question is asked `--repeats` times, in passes over the whole set (a question never follows itself: llama.cpp
 resumes the previous prompt's longest shared prefix, so a question asked twice in a row is read almost entirely from
-cache); a question's time is the median of its runs, and p50/p95 are taken over the questions. Ingest indexes the docs folder from scratch `--repeats` times (median). Before timing, each system answers
-one question that is not in the set, so none pays for its first call.
+cache); a question's time is the median of its runs, and p50/p95 are taken over the questions. Ingest indexes the
+docs folder from scratch `--repeats` times (median). Before timing, each system answers one question that is not in
+the set, so none pays for its first call.
 """
 from __future__ import annotations
 
@@ -83,18 +84,6 @@ def median_run(runs: list[QuestionTiming]) -> QuestionTiming:
     return sorted(runs, key=lambda r: r.total_ms)[len(runs) // 2]
 
 
-def in_passes(items: list, repeats: int, ask_one, label: str) -> list[list]:
-    """`ask_one(item)` for every item, `repeats` passes over the whole list: each item's results, in pass order.
-    Asked back to back, the same question's second run resumed its whole prompt from the first run's state (rag's
-    French p50 1.0 s against 2.2 s, LlamaIndex's first token 0.1 s)."""
-    runs: list[list] = [[] for _ in items]
-    for done in range(len(items) * repeats):
-        i = done % len(items)
-        runs[i].append(ask_one(items[i]))
-        progress(label, done + 1, len(items) * repeats)
-    return runs
-
-
 def median_ingest(timings: list[tuple[int, float]]) -> tuple[int, float]:
     """(chunks, seconds) of the median ingest."""
     return sorted(timings, key=lambda t: t[1])[len(timings) // 2]
@@ -126,7 +115,7 @@ class PromptCapture:
 
 def measure_rag(pipeline, items, repeats: int) -> tuple[list[QuestionTiming], list[dict]]:
     """Each question `repeats` times through `RagPipeline.stream`: (median timings, the prompt the floor is to read)."""
-    from eval.profile import profile_question
+    from eval.profile import in_passes, profile_question
 
     captures = {}
 
@@ -135,7 +124,7 @@ def measure_rag(pipeline, items, repeats: int) -> tuple[list[QuestionTiming], li
         row = profile_question(pipeline, item, capture)
         return QuestionTiming(row.id, row.lang, row.total_ms, row.first_token_ms)
 
-    timings = [median_run(runs) for runs in in_passes(items, repeats, ask_one, "rag")]
+    timings = [median_run(runs) for runs in in_passes(items, repeats, ask_one, lambda *n: progress("rag", *n))]
     prompts = [{"id": str(item.id), "lang": item.lang, "prompt": captures[item.id].prompt,
                 "cached": captures[item.id].cached, "answer": captures[item.id].answer} for item in items]
     return timings, prompts
@@ -167,13 +156,15 @@ def run_rag(job: dict) -> SystemRun:
 # ---- the model floor ----------------------------------------------------------------------------------------------
 def measure_floor(floor, prompts: list[dict], repeats: int) -> list[QuestionTiming]:
     """Each prompt `repeats` times on a plain llama.cpp: (read the uncached tokens, write the answer), median."""
+    from eval.profile import in_passes
+
     def measure_one(p: dict) -> QuestionTiming:
         read_ms, write_ms = floor.measure(p["prompt"], p["cached"], p["answer"])
         return QuestionTiming(p["id"], p["lang"], round(read_ms + write_ms, 1), round(read_ms, 1))
 
     # rag answered some questions without the model (no passages): there is no prompt to set a floor
     timed = [p for p in prompts if p["prompt"]]
-    return [median_run(runs) for runs in in_passes(timed, repeats, measure_one, "floor")]
+    return [median_run(runs) for runs in in_passes(timed, repeats, measure_one, lambda *n: progress("floor", *n))]
 
 
 def run_floor(job: dict) -> SystemRun:

@@ -2,7 +2,7 @@
 import pytest
 
 from eval.dataset import GoldItem
-from eval.profile import ModelFloor, print_summary, profile_question, summarise
+from eval.profile import ModelFloor, in_passes, print_summary, profile_question, summarise
 from rag.models.assets import resolve_gguf
 from rag.models.base import default_threads
 
@@ -44,3 +44,12 @@ def test_an_unknown_cross_lingual_mode_is_one_line_and_exit_2(capsys):
         main(["--cross-lingual", "pivot,bogus"])
     assert exit_info.value.code == 2
     assert "unknown --cross-lingual mode 'bogus'" in capsys.readouterr().err
+
+
+def test_repeats_run_in_passes_so_no_question_follows_itself():
+    asked, reports = [], []
+    runs = in_passes(["a", "b", "c"], 2, lambda q: asked.append(q) or f"{q}{asked.count(q)}",
+                     lambda done, total: reports.append((done, total)))
+    assert asked == ["a", "b", "c", "a", "b", "c"]
+    assert runs == [["a1", "a2"], ["b1", "b2"], ["c1", "c2"]]
+    assert reports[0] == (1, 6) and reports[-1] == (6, 6)

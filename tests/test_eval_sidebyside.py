@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from eval.sidebyside import (
-    BenchError, QuestionTiming, SystemRun, compare, ensure_llamaindex_venv, format_table, in_passes, load_questions,
-    main, run_child,
+    BenchError, QuestionTiming, SystemRun, compare, ensure_llamaindex_venv, format_table, load_questions, main,
+    run_child,
 )
 from tests.conftest import ROOT
 
@@ -59,13 +59,6 @@ def test_figures_and_ratios_over_the_questions_both_systems_timed():
 def test_a_short_run_takes_questions_from_both_languages():
     questions = load_questions([ROOT / "eval" / "gold" / "seed_gold.jsonl"], 4)
     assert len(questions) == 4 and {q["lang"] for q in questions} == {"fr", "en"}
-
-
-def test_repeats_run_in_passes_so_no_question_follows_itself():
-    asked = []
-    runs = in_passes(["a", "b", "c"], 2, lambda q: asked.append(q) or f"{q}{asked.count(q)}", "rag")
-    assert asked == ["a", "b", "c", "a", "b", "c"]
-    assert runs == [["a1", "a2"], ["b1", "b2"], ["c1", "c2"]]
 
 
 def test_a_venv_that_cannot_be_created_is_one_line_and_exit_1(tmp_path, capsys):
