@@ -7,6 +7,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# llama-cpp-python compiles llama.cpp for this CPU (-march=native). On CPUs with AMX (Intel Sapphire Rapids and
+# later) that turns on llama.cpp's AMX kernels, which crashed the first model call with a general protection fault
+# on a 2-core virtual machine of this kind (seen 2026-12-03); the AVX-512/AVX2 kernels are used instead. A
+# CMAKE_ARGS of your own replaces this. pip caches the wheel it builds: `pip cache remove llama_cpp_python` forces a
+# rebuild with other flags.
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DCMAKE_C_FLAGS="$(NO_AMX)" -DCMAKE_CXX_FLAGS="$(NO_AMX)"
+endif
 
 .PHONY: install run index serve test bench clean loadtest scale
 
