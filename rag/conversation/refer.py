@@ -37,6 +37,11 @@ _EXTRA_STOP = _QUESTION_WORDS | _EN_AUX | _FR_AUX | {"ca", "cela", "ceci", "y", 
                                                 "propos", "regarding"}  # "À propos de …", "Regarding …": a rewrite's own words
 
 
+def _contraction(tok: "Token") -> str:
+    """The article inside "du", "des", "au", "aux" ("le", "les"), or "": "dû" (owed, had to) is a verb."""
+    return _CONTRACTIONS.get(tok.text.lower(), "")
+
+
 def fold_token(token: str) -> str:
     return strip_accents(token.replace("’", "'").lower())
 
@@ -193,6 +198,19 @@ def detect_reference(question: str) -> Reference | None:
 
 
 # ---- noun phrases of the previous question ------------------------------------------------------------------------
+_ADVERBS = {"deja", "encore", "bien", "toujours", "jamais", "pas", "plus", "aussi", "egalement", "enfin", "finalement",
+            "recemment", "nouveau"}  # between an auxiliary and its participle
+_INFINITIVE = re.compile(r"\w{2,}(?:er|ir|dre|ttre|ire|vre)$")
+
+
+def _before_adverbs(tokens: list[Token], n: int) -> int:
+    """The index of the token before `n`, past adverbs: the auxiliary of "s'est de nouveau dit"."""
+    m = n - 1
+    while m > 0 and tokens[m].key in _ADVERBS:
+        m -= 2 if tokens[m].key == "nouveau" and m > 1 and tokens[m - 1].key in {"de", "a"} else 1
+    return m
+
+
 def noun_phrases(text: str) -> list[str]:
     """Candidate referents in `text`, best first: runs of content words joined by "de", "of", "'s"..., with their
     article ("du gazoduc" gives "le gazoduc")."""
@@ -202,9 +220,15 @@ def noun_phrases(text: str) -> list[str]:
     content = [is_content(t) for t in tokens]
     for n in range(1, len(tokens)):
         prev = tokens[n - 1].key
-        after_aux = prev in _FR_AUX or INVERTED.match(tokens[n - 1].text)  # "a déclaré", "l'a-t-elle annoncé"
+        verb_slot = tokens[_before_adverbs(tokens, n)]  # "a déclaré", "s'est de nouveau dit", "n'a pas dit"
+        after_aux = verb_slot.key in _FR_AUX or INVERTED.match(verb_slot.text)  # … "l'a-t-elle annoncé"
         if french and content[n] and (after_aux and _PARTICIPLE.search(tokens[n].key) or prev in _FR_VERB_AFTER):
             content[n] = False  # "a déclaré", "que disent", "qui dirige": verbs
+        if french and content[n] and tokens[n].key in _ADVERBS and tokens[n].key != "nouveau":
+            content[n] = False  # "déjà", "encore": never what a pronoun stands for
+        after = prev in {"a", "pour", "sans"} or tokens[n - 1].text.lower() in {"dû", "pu", "voulu", "su"}
+        if french and content[n] and after and tokens[n].text.islower() and _INFINITIVE.search(tokens[n].key):
+            content[n] = False  # "prêt à négocier", "a dû fermer": infinitives (a noun there takes an article)
         if content[n] and prev in {"quel", "quelle", "which", "what"} and tokens[n].key in TIME_NOUNS:
             content[n] = False  # "quel jour", "which year": what is asked, not a referent
         if content[n] and prev in {"de", "a"} and tokens[n].key == "nouveau":
@@ -239,8 +263,8 @@ def noun_phrases(text: str) -> list[str]:
         if before in articles:
             first -= 1
             bonus = 1.0
-        elif french and before in _CONTRACTIONS:
-            prefix, bonus = _CONTRACTIONS[before] + " ", 1.0
+        elif french and first and _contraction(tokens[first - 1]):
+            prefix, bonus = _contraction(tokens[first - 1]) + " ", 1.0
         verb_follows = last + 1 < len(tokens) and tokens[last + 1].key in {"be", "been", "being", "have", "get"}
         if first and tokens[first - 1].key in _EN_AUX and last > i and tokens[last].text.islower() and not verb_follows:
             last -= 1  # "did Putin and Xi discuss": drop the main verb after the subject ("will the units be built": none)
@@ -272,8 +296,8 @@ def widen(phrase: str, text: str) -> str:
     prefix = ""
     if first and tokens[first - 1].key in articles:
         first -= 1
-    elif french and first and tokens[first - 1].key in _CONTRACTIONS and tokens[first].key not in articles:
-        prefix = _CONTRACTIONS[tokens[first - 1].key] + " "
+    elif french and first and _contraction(tokens[first - 1]) and tokens[first].key not in articles:
+        prefix = _contraction(tokens[first - 1]) + " "
     if tokens[first].key in articles or prefix:
         return prefix + text[tokens[first].start : tokens[last].end]
     return phrase if first == starts[-1] else text[tokens[first].start : tokens[last].end]
