@@ -31,7 +31,7 @@ from rag.retrieval.stores import make_retriever, open_store, store_location
 from rag.schema import Answer, Passage, Timings, Usage
 from rag.stopwatch import keep, note, stage
 from rag.text.lang import detect_language
-from rag.translate import answer_translation_messages, translate_answer, translate_question, translation_messages
+from rag.translate import answer_translation_messages, fixed_translation, translate_answer, translate_question, translation_messages
 
 
 class QuestionError(ValueError):
@@ -263,8 +263,10 @@ class RagPipeline:
             text = translate_yes_no(verdict.answer, draft.answer_language, draft.language)
         elif draft.pivot and not verdict.abstained:
             claim, _ = parse_markers(verdict.answer)
-            with stage("call.translate_answer"):
-                english = translate_answer(self.generator, claim)
+            english = fixed_translation(claim)  # a number or a date needs no model call
+            if english is None:
+                with stage("call.translate_answer"):
+                    english = translate_answer(self.generator, claim)
             if english:
                 text = verdict.answer.replace(claim.rstrip(".!?…"), english.rstrip(".!?…"), 1)
         return text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from rag.models.base import Generator
-from rag.text.numbers import number_keys
+from rag.text.months import english_date
+from rag.text.numbers import number_keys, only_numbers
 from rag.text.sanitize import for_prompt
 
 _SYSTEM = "Translate the user's question into French. Output only the French question, nothing else."
@@ -53,6 +54,13 @@ _ANSWER_EXAMPLES = (
 def answer_translation_messages(french: str) -> list[dict[str, str]]:
     # The answer may repeat document text (the model's words, or the source's wording of a number).
     return _few_shot(_ANSWER_SYSTEM, _ANSWER_EXAMPLES, for_prompt(french))
+
+
+def fixed_translation(french: str) -> str | None:
+    """The English of an answer that needs no model: numbers as they are, a French date by the calendar ("Le 17
+    janvier" -> "January 17"). None for anything else."""
+    text = french.strip()
+    return text if only_numbers(text) else english_date(text)
 
 
 def translate_answer(generator: Generator, french: str, max_tokens: int = 64) -> str | None:

@@ -8,6 +8,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from index.sentences import sentence_spans
+from rag.text.months import EN_TO_FR as _EN_FR_MONTHS  # calendar words: an English answer's month in a French source
 from rag.text.numbers import number_keys
 from rag.schema import Citation, Passage
 from rag.checks.question_type import ASKS_QUANTITY, MEASURE_UNITS, QUANTITY_WORDS, WRONG_KIND, asks_when, fits_question_type
@@ -22,15 +23,6 @@ _ABSTAIN = re.compile(
     r"no information|do(?:es)? not (?:contain|mention|say|specify|provide|give)|cannot be determined",
     re.IGNORECASE,
 )
-# English month names as French sources write them, for the grounding check: calendar words, not any corpus's
-# vocabulary (other translated names are left to the French pivot, where answers are checked in French).
-_EN_FR_MONTHS = {
-    "january": "janvier", "february": "fevrier", "march": "mars", "april": "avril", "may": "mai", "june": "juin",
-    "july": "juillet", "august": "aout", "september": "septembre", "october": "octobre", "november": "novembre",
-    "december": "decembre",
-}
-
-
 
 
 @dataclass

@@ -7,12 +7,9 @@ import datetime as dt
 import re
 
 from rag.conversation.refer import strip_leading
+from rag.text.months import EN_MONTHS as _EN_MONTHS, FR_MONTHS as _FR_MONTHS
 from rag.text.textnorm import fold
 
-_FR_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-              "novembre", "décembre"]
-_EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-              "November", "December"]
 _MONTH_NUMBER = {fold(name): n for names in (_FR_MONTHS, _EN_MONTHS) for n, name in enumerate(names, start=1)}
 _MONTH = "|".join(_MONTH_NUMBER)
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({_MONTH})\b")  # "19 janvier", "1er mai", "21 january"

@@ -5,6 +5,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rag.text.months import FOLDED_EN, FOLDED_FR
+
 STOPWORDS = set(
     # French
     "a au aux avec ce ces cet cette dans de des du elle elles en et eux il ils je la le les leur leurs lui ma mais "
@@ -16,10 +18,7 @@ STOPWORDS = set(
     "which who whom whose what when where why how did does do has have had not no his her their they he she them "
     "there than then so such into about after before during between according many much".split()
 )
-MONTHS = set(
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre january february march "
-    "april may june july august september october november december".split()
-)
+MONTHS = set(FOLDED_FR) | set(FOLDED_EN)
 # Spelled numbers and ordinals, folded, up to twenty ("un"/"une"/"one" are left out: as articles and pronouns they
 # would stand for a 1 anywhere). The grounding check finds "2ème" in "second mandat" with them.
 NUMBER_WORDS = {
