@@ -14,7 +14,9 @@ import pytest
 from rich.console import Console
 
 from rag.cli.chat import Conversation, Turn, answer_json, piped, run_command, status_line
-from rag.conversation.rewrite import Rewrite, Rewriter, check_referent, detect_reference, noun_phrases, widen
+from rag.conversation.phrases import noun_phrases, widen
+from rag.conversation.refer import detect_reference
+from rag.conversation.rewrite import Rewrite, Rewriter, check_referent
 from rag.schema import Answer, Passage, Timings
 from tests.conftest import ROOT
 

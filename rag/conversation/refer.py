@@ -1,4 +1,5 @@
-"""Follow-up questions, the rules: detect when a question refers back, find noun phrases, splice a referent in.
+"""Follow-up questions, the rules: detect when a question refers back and splice a referent in (the candidate
+referents, noun phrases, come from rag/conversation/phrases.py).
 
 "Et quand doit-il débuter ?" after "Où en sont les travaux du gazoduc d'Extrême-Orient ?" becomes
 "Quand le gazoduc d'Extrême-Orient doit-il débuter ?".
@@ -27,17 +28,14 @@ QUESTION_WORDS = _QUESTION_WORDS
 _PREPOSITIONS = {"a", "en", "dans", "de", "d'", "pour", "avec", "depuis", "par", "sur", "jusqu'", "vers", "at", "in", "on", "for", "to", "from", "by", "with", "since", "until"}
 _DETERMINERS = {"le", "la", "les", "l'", "un", "une", "the", "an"}
 _CONTRACTIONS = {"du": "le", "des": "les", "au": "le", "aux": "les"}  # preposition + article, before a noun phrase
-_CONNECTORS = {"de", "d'", "du", "des", "pour", "via", "entre", "et", "au", "aux", "of", "for", "between", "and", "through"}
 _VERBS_AFTER_EN = {"est", "sont", "a", "ont", "etait", "sera", "parle", "parlent", "dit", "disent", "sait", "pense", "faut", "reste"}  # "en" as a pronoun
-_FR_VERB_AFTER = {"que", "qu'", "quand", "ou", "comment", "pourquoi", "qui"}  # "Que disent...", "Qui dirige..."
-_PARTICIPLE = re.compile(r"(?:e|es|ee|ees|i|is|it|u|us)$")
-_EN_AUX = {"did", "does", "do", "should", "will", "can", "could", "would", "must", "may", "might", "has", "have", "had", "shall"}
-_FR_AUX = {"a", "ont", "avait", "avaient", "est", "sont", "etait", "etaient", "ete", "sera", "seront", "aura", "auront"}
-_EXTRA_STOP = _QUESTION_WORDS | _EN_AUX | _FR_AUX | {"ca", "cela", "ceci", "y", "en", "lui", "leur", "leurs", "him", "her", "them", "its", "his", "their", "there", "eu", "fait", "doit", "peut",
+EN_AUX = {"did", "does", "do", "should", "will", "can", "could", "would", "must", "may", "might", "has", "have", "had", "shall"}
+FR_AUX = {"a", "ont", "avait", "avaient", "est", "sont", "etait", "etaient", "ete", "sera", "seront", "aura", "auront"}
+_EXTRA_STOP = _QUESTION_WORDS | EN_AUX | FR_AUX | {"ca", "cela", "ceci", "y", "en", "lui", "leur", "leurs", "him", "her", "them", "its", "his", "their", "there", "eu", "fait", "doit", "peut",
                                                 "propos", "regarding"}  # "À propos de …", "Regarding …": a rewrite's own words
 
 
-def _contraction(tok: "Token") -> str:
+def contraction(tok: "Token") -> str:
     """The article inside "du", "des", "au", "aux" ("le", "les"), or "": "dû" (owed, had to) is a verb."""
     return _CONTRACTIONS.get(tok.text.lower(), "")
 
@@ -172,7 +170,7 @@ def detect_reference(question: str) -> Reference | None:
             if k == "it" and prev in {"is", "was"} and nxt in {"true", "possible"}:
                 continue
             return Reference("pronoun", i, "en")
-        if k in {"this", "these", "those"} or (k == "that" and (i == 0 or prev in STOPWORDS or prev in _EN_AUX)):
+        if k in {"this", "these", "those"} or (k == "that" and (i == 0 or prev in STOPWORDS or prev in EN_AUX)):
             return Reference("demonstrative" if nxt and is_content(tokens[i + 1]) else "pronoun", i, "en")
         if k == "there" and prev not in {"is", "are", "was", "were", "be", "been"} and nxt not in {"is", "are", "was", "were"}:
             if not named:
@@ -195,112 +193,6 @@ def detect_reference(question: str) -> Reference | None:
     if not named and sum(is_content(t) for t in tokens) <= 1:
         return Reference("elliptical", -1, language)
     return None
-
-
-# ---- noun phrases of the previous question ------------------------------------------------------------------------
-_ADVERBS = {"deja", "encore", "bien", "toujours", "jamais", "pas", "plus", "aussi", "egalement", "enfin", "finalement",
-            "recemment", "nouveau"}  # between an auxiliary and its participle
-_INFINITIVE = re.compile(r"\w{2,}(?:er|ir|dre|ttre|ire|vre)$")
-
-
-def _before_adverbs(tokens: list[Token], n: int) -> int:
-    """The index of the token before `n`, past adverbs: the auxiliary of "s'est de nouveau dit"."""
-    m = n - 1
-    while m > 0 and tokens[m].key in _ADVERBS:
-        m -= 2 if tokens[m].key == "nouveau" and m > 1 and tokens[m - 1].key in {"de", "a"} else 1
-    return m
-
-
-def noun_phrases(text: str) -> list[str]:
-    """Candidate referents in `text`, best first: runs of content words joined by "de", "of", "'s"..., with their
-    article ("du gazoduc" gives "le gazoduc")."""
-    tokens = tokenize(text)
-    french = detect_language(text) == "fr"
-    articles = {"le", "la", "les", "l'", "un", "une"} if french else {"the", "a", "an"}
-    content = [is_content(t) for t in tokens]
-    for n in range(1, len(tokens)):
-        prev = tokens[n - 1].key
-        verb_slot = tokens[_before_adverbs(tokens, n)]  # "a déclaré", "s'est de nouveau dit", "n'a pas dit"
-        after_aux = verb_slot.key in _FR_AUX or INVERTED.match(verb_slot.text)  # … "l'a-t-elle annoncé"
-        if french and content[n] and (after_aux and _PARTICIPLE.search(tokens[n].key) or prev in _FR_VERB_AFTER):
-            content[n] = False  # "a déclaré", "que disent", "qui dirige": verbs
-        if french and content[n] and tokens[n].key in _ADVERBS and tokens[n].key != "nouveau":
-            content[n] = False  # "déjà", "encore": never what a pronoun stands for
-        after = prev in {"a", "pour", "sans"} or tokens[n - 1].text.lower() in {"dû", "pu", "voulu", "su"}
-        if french and content[n] and after and tokens[n].text.islower() and _INFINITIVE.search(tokens[n].key):
-            content[n] = False  # "prêt à négocier", "a dû fermer": infinitives (a noun there takes an article)
-        if content[n] and prev in {"quel", "quelle", "which", "what"} and tokens[n].key in TIME_NOUNS:
-            content[n] = False  # "quel jour", "which year": what is asked, not a referent
-        if content[n] and prev in {"de", "a"} and tokens[n].key == "nouveau":
-            content[n] = False  # "de nouveau", "à nouveau": again
-    # "Quelle déclaration Poutine a-t-il saluée": the noun asked for (with its adjectives) is a phrase of its own, not
-    # joined to the named subject after it
-    slots = {n for n in range(1, len(tokens)) if tokens[n - 1].key in {"quel", "quelle", "quels", "quelles", "which"}}
-    spans: list[tuple[float, int, str]] = []
-    i = 0
-    while i < len(tokens):
-        if not content[i]:
-            i += 1
-            continue
-        j = i  # extend over a connector (and its article) followed by more content
-        while True:
-            k = j + 1
-            if k < len(tokens) and tokens[k].key in _CONNECTORS:
-                k += 1
-                if k < len(tokens) and tokens[k].key in articles:
-                    k += 1
-            if i in slots and k < len(tokens) and tokens[k].text[:1].isupper():
-                break
-            if k > j + 1 and k < len(tokens) and content[k]:
-                j = k
-            elif j + 1 < len(tokens) and content[j + 1]:
-                j += 1
-            else:
-                break
-        first, last = i, j
-        before = tokens[first - 1].key if first else ""
-        prefix, bonus = "", 0.0
-        if before in articles:
-            first -= 1
-            bonus = 1.0
-        elif french and first and _contraction(tokens[first - 1]):
-            prefix, bonus = _contraction(tokens[first - 1]) + " ", 1.0
-        verb_follows = last + 1 < len(tokens) and tokens[last + 1].key in {"be", "been", "being", "have", "get"}
-        if first and tokens[first - 1].key in _EN_AUX and last > i and tokens[last].text.islower() and not verb_follows:
-            last -= 1  # "did Putin and Xi discuss": drop the main verb after the subject ("will the units be built": none)
-        weight = sum(content[i : last + 1])
-        spans.append((weight + bonus, tokens[first].start, prefix + text[tokens[first].start : tokens[last].end]))
-        i = j + 1
-    spans.sort(key=lambda s: (-s[0], -s[1]))
-    return [phrase for _, _, phrase in spans]
-
-
-def widen(phrase: str, text: str) -> str:
-    """The model often names only the tail of a phrase ("Extrême-Orient"): extend it leftwards in `text` over
-    "de"/"of" links (and, in English, adjectives and nouns) up to its article: "le gazoduc d'Extrême-Orient".
-    A lone name ("Poutine" in "le conseiller de Poutine") is taken as meant."""
-    tokens = tokenize(text)
-    want = [t.key for t in tokenize(phrase)]
-    keys = [t.key for t in tokens]
-    starts = [i for i in range(len(tokens) - len(want) + 1) if keys[i : i + len(want)] == want]
-    if not want or not starts:
-        return phrase
-    first, last = starts[-1], starts[-1] + len(want) - 1
-    french = detect_language(text) == "fr"
-    articles = {"le", "la", "les", "l'", "un", "une"} if french else {"the", "a", "an"}
-    name = len(want) == 1 and tokens[first].text[:1].isupper() and "-" not in tokens[first].text
-    while not name and first >= 2 and tokens[first - 1].key in {"de", "d'", "of"} and is_content(tokens[first - 2]):
-        first -= 2
-    while not french and first >= 1 and is_content(tokens[first - 1]) and tokens[first - 1].key not in _EN_AUX:
-        first -= 1
-    prefix = ""
-    if first and tokens[first - 1].key in articles:
-        first -= 1
-    elif french and first and _contraction(tokens[first - 1]) and tokens[first].key not in articles:
-        prefix = _contraction(tokens[first - 1]) + " "
-    if tokens[first].key in articles or prefix:
-        return prefix + text[tokens[first].start : tokens[last].end]
-    return phrase if first == starts[-1] else text[tokens[first].start : tokens[last].end]
 
 
 def singular(phrase: str, pronoun: str) -> str:

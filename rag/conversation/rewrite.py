@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from rag.conversation.dates import with_relative_day
 from rag.text.lang import detect_language
-from rag.conversation.refer import (INVERTED, QUESTION_WORDS, Reference, de_phrase, detect_reference, fold_token,  # noqa: F401
-                       interrogative_phrase, is_content, noun_phrases, singular, splice, tokenize, widen)
+from rag.conversation.phrases import noun_phrases, widen
+from rag.conversation.refer import (INVERTED, QUESTION_WORDS, Reference, de_phrase, detect_reference, fold_token,
+                                    interrogative_phrase, is_content, singular, splice, tokenize)
 
 
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
@@ -53,6 +54,14 @@ def answer_referent(previous: str, answer: str, cited: tuple[str, ...] = ()) -> 
     if common is not None:  # "Gazoduc d'Extrême-Orient": a common noun, with the article the sentence gives it
         claim = widen(claim[:1].lower() + claim[1:], common)
     return claim
+
+
+_PERSONAL = {"he", "she", "him", "his", "her", "hers", "himself", "herself"}  # English: persons only, unlike il/elle
+
+
+def names_someone(phrase: str) -> bool:
+    """A phrase that may name a person: it holds a capitalised word ("Putin", "the Russian official", "Mr. Xi")."""
+    return any(t.is_word and t.text[:1].isupper() for t in tokenize(phrase))
 
 
 _PLURAL_POINTERS = {"ils", "elles", "eux", "leur", "leurs", "they", "them", "their", "these", "those"}
@@ -236,6 +245,8 @@ class Rewriter:
                 chosen, source = widen(chosen, previous if check_referent(chosen, previous) else claim_of(answer)), "model"
         # a pronoun rarely stands for a date or a number: "le 20 janvier" last
         candidates = sorted(noun_phrases(previous), key=lambda p: any(ch.isdigit() for ch in p))
+        if pronoun in _PERSONAL:  # "he" is someone: "the video call" cannot stand for him
+            candidates = [p for p in candidates if names_someone(p)]
         if not chosen and candidates:
             chosen, source = candidates[0], "heuristic"
         return (singular(chosen, pronoun), source, calls) if chosen else ("", "", calls)
