@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -231,6 +232,14 @@ def llamaindex_requirements() -> list[str]:
     return [*LLAMAINDEX_PACKAGES, f"llama-cpp-python=={version('llama-cpp-python')}"]
 
 
+def pip_environment() -> dict[str, str]:
+    """pip's environment: on x86-64, llama.cpp compiled without its AMX kernels, as the Makefile does (they crashed the
+    first model call on an AMX CPU); a CMAKE_ARGS of the user's own wins."""
+    flags = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    no_amx = {"CMAKE_ARGS": f'-DCMAKE_C_FLAGS="{flags}" -DCMAKE_CXX_FLAGS="{flags}"'} if platform.machine() == "x86_64" else {}
+    return {**no_amx, **os.environ}
+
+
 def ensure_llamaindex_venv(venv: Path, requirements: list[str]) -> Path:
     """The venv's python, after creating the venv and installing `requirements` unless it already holds them."""
     python, marker = venv / "bin" / "python", venv / ".sidebyside-installed"
@@ -242,7 +251,7 @@ def ensure_llamaindex_venv(venv: Path, requirements: list[str]) -> Path:
              ("install LlamaIndex", [str(python), "-m", "pip", "install", "--quiet", *requirements])]
     for what, command in steps:
         try:
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=pip_environment())
         except OSError as exc:
             raise BenchError(f"cannot {what} at {venv}: {exc.strerror or exc}") from None
         if done.returncode != 0:
