@@ -7,8 +7,7 @@ import datetime as dt
 import re
 
 from rag.conversation.refer import strip_leading
-from rag.text.months import EN_MONTHS as _EN_MONTHS, FR_MONTHS as _FR_MONTHS
-from rag.text.textnorm import fold
+from rag.text.textnorm import EN_MONTHS as _EN_MONTHS, FR_MONTHS as _FR_MONTHS, fold
 
 _MONTH_NUMBER = {fold(name): n for names in (_FR_MONTHS, _EN_MONTHS) for n, name in enumerate(names, start=1)}
 _MONTH = "|".join(_MONTH_NUMBER)

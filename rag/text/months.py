@@ -1,23 +1,14 @@
-"""Month names in French and English, and a French date written the English way: calendar words, the same for any
-corpus (no model call is needed to turn "le 17 janvier" into "January 17")."""
+"""French and English month names side by side (the names live in rag.text.textnorm), and a French date written the
+English way: calendar words, the same for any corpus (no model call turns "le 17 janvier" into "January 17")."""
 from __future__ import annotations
 
 import re
-import unicodedata
 
-FR_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-             "novembre", "décembre"]
-EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December"]
+from rag.text.textnorm import EN_MONTHS, FR_MONTHS, strip_accents
 
 
-def _bare(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
-
-
-FOLDED_FR = [_bare(m) for m in FR_MONTHS]
-FOLDED_EN = [m.lower() for m in EN_MONTHS]
-EN_TO_FR = dict(zip(FOLDED_EN, FOLDED_FR))  # "january" -> "janvier", folded as the checks compare words
+FOLDED_FR = [strip_accents(m.lower()) for m in FR_MONTHS]
+EN_TO_FR = {m.lower(): french for m, french in zip(EN_MONTHS, FOLDED_FR)}  # "january" -> "janvier", as the checks fold
 
 _FR_MONTH = "|".join(FOLDED_FR)
 # "Le 17 janvier", "1er mai 2024", "janvier 2025": a date and nothing else (folded, no final stop)
@@ -27,7 +18,7 @@ _FRENCH_DATE = re.compile(rf"(?:le\s+)?(?:(\d{{1,2}})(?:er)?\s+)?({_FR_MONTH})(?
 def english_date(french: str) -> str | None:
     """ "Le 17 janvier" -> "January 17", "1er mai 2024" -> "May 1, 2024", "janvier 2025" -> "January 2025"; None when
     the text is more than a French date."""
-    found = _FRENCH_DATE.fullmatch(_bare(french.strip().rstrip(".")))
+    found = _FRENCH_DATE.fullmatch(strip_accents(french.strip().rstrip(".").lower()))
     if not found:
         return None
     day, month, year = found.groups()

@@ -5,8 +5,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from rag.text.months import FOLDED_EN, FOLDED_FR
-
 STOPWORDS = set(
     # French
     "a au aux avec ce ces cet cette dans de des du elle elles en et eux il ils je la le les leur leurs lui ma mais "
@@ -18,7 +16,10 @@ STOPWORDS = set(
     "which who whom whose what when where why how did does do has have had not no his her their they he she them "
     "there than then so such into about after before during between according many much".split()
 )
-MONTHS = set(FOLDED_FR) | set(FOLDED_EN)
+FR_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre"]
+EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"]
 # Spelled numbers and ordinals, folded, up to twenty ("un"/"une"/"one" are left out: as articles and pronouns they
 # would stand for a 1 anywhere). The grounding check finds "2ème" in "second mandat" with them.
 NUMBER_WORDS = {
@@ -39,6 +40,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+MONTHS = {strip_accents(month.lower()) for month in FR_MONTHS + EN_MONTHS}  # folded, as words() gives them
 
 
 def fold(text: str) -> str:
