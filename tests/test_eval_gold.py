@@ -154,3 +154,13 @@ def test_yes_no_dev_set_loads_with_verbatim_evidence_and_both_answers():
     assert all(item.gold_spans and all(e in text for e in item.evidence) for item in items)
     answers = Counter(item.answers[0] for item in items)
     assert answers["oui"] + answers["yes"] >= 4 and answers["non"] + answers["no"] >= 4
+
+
+def test_english_piaf_splits_are_disjoint_english_and_keep_piafs_french_span():
+    """eval/gold/piaf_en_{dev,test}.jsonl: English questions on PIAF's French paragraphs (the test split is frozen)."""
+    dev, test = (load_gold(ROOT / "eval" / "gold" / f"piaf_en_{name}.jsonl") for name in ("dev", "test"))
+    assert len(dev) >= 50 and len(test) >= 50
+    assert not {i.id for i in dev} & {i.id for i in test}
+    assert not {i.question for i in dev} & {i.question for i in test}
+    for item in dev + test:
+        assert item.lang == "en" and item.answerable and item.answers and item.doc_id.startswith(item.article_id)
