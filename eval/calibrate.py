@@ -1,7 +1,8 @@
-"""`python -m eval.calibrate`: data for the abstention threshold (RAG_MIN_ANSWER_CONFIDENCE), from a QA set that has
-no unanswerable questions. Each sampled question is asked twice: normally, and with every chunk of its gold article
-removed from retrieval, which makes it (almost always) unanswerable. Prints over-abstention, abstention and accuracy
-per confidence threshold, and writes every answer as JSON lines."""
+"""`python -m eval.calibrate`: data for the abstention thresholds (RAG_MIN_ANSWER_CONFIDENCE; with English questions,
+`--qa eval/gold/piaf_en_dev.jsonl`, RAG_CROSS_LINGUAL_MIN_SIMILARITY), from a QA set that has no unanswerable
+questions. Each sampled question is asked twice: normally, and with every chunk of its gold article removed from
+retrieval, which makes it (almost always) unanswerable. Prints over-abstention, abstention and accuracy per
+confidence threshold, and writes every answer as JSON lines."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__)
     parser.add_argument("--gold", type=Path, default=Path("../shared/eval/piaf-dev"),
                         help="folder with qa.jsonl ({question, answers, article_id}) and docs_par/")
+    parser.add_argument("--qa", type=Path, default=None,
+                        help="questions to ask (default: GOLD/qa.jsonl), e.g. eval/gold/piaf_en_dev.jsonl; each needs "
+                             "answers and article_id")
     parser.add_argument("--docs", type=Path, default=None,
                         help="documents folder whose file names start with the article id (default: GOLD/docs_par; "
                              "GOLD/docs_art holds whole articles)")
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("calibration.jsonl"))
     args = parser.parse_args(argv)
-    qa = args.gold / "qa.jsonl"
+    qa = args.qa or args.gold / "qa.jsonl"
     docs = args.docs or args.gold / "docs_par"
     if not qa.is_file() or not docs.is_dir():
         print(f"error: {qa} not found" if not qa.is_file() else f"error: {docs} is not a folder", file=sys.stderr)
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.retriever.run = retrieve if answerable else _without_article(retrieve, item["article_id"])
             answer = pipeline.ask(item["question"])
             rows.append({"id": item["id"], "answerable": answerable, "question": item["question"],
+                         "lang": item.get("lang", "fr"),
                          "raw": answer.raw_answer, "answer": answer.answer, "abstained": answer.abstained,
                          "reason": answer.abstain_reason, "confidence": answer.confidence,
                          "accurate": answer_accurate(answer.answer, item["answers"]), "answers": item["answers"],

@@ -9,6 +9,8 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MAX_QUESTION_CHARS = 2000
+# cross_lingual_min_similarity where it is left unset, per local embedder (see Settings)
+CALIBRATED_CROSS_LINGUAL_SIMILARITY = {"multilingual-e5-small": 0.77}
 
 
 def default_cache_dir() -> Path:
@@ -136,6 +138,12 @@ class Settings(BaseSettings):
     # with the fifth-round defaults, 0.8 -> 0.9 raised abstention on the unanswerable copies 0.50 -> 0.58 and left
     # accuracy at 0.25; every answer between 0.8 and 0.9 was wrong (see eval/README.md).
     min_answer_confidence: float = 0.9
+    # A question in another language than its cited sentence (English over French documents): the embedder's cosine
+    # of the user's own question and the cited sentence, below which the answer is refused as being about something
+    # else (the pivot's word check can only compare the question's translation). None: the value calibrated for the
+    # default embedder (0.77 for multilingual-e5-small, on English PIAF questions asked with and without their
+    # article), off for any other embedder, whose cosines sit on another scale; 0: off. See eval/README.md.
+    cross_lingual_min_similarity: float | None = None
     rrf_dense_weight: float = 0.75  # weight of the dense ranking against BM25's 1.0 in either fusion
     # Weight of the sentence channel (chunks scored by their best stored sentence vector) in either fusion; 0: off.
     # PIAF dev: hit@1 / hit@5 0.764 / 0.923 without it, 0.778 / 0.935 with it.
@@ -172,6 +180,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    @property
+    def cross_lingual_similarity_floor(self) -> float:
+        if self.cross_lingual_min_similarity is not None:
+            return self.cross_lingual_min_similarity
+        return 0.0 if self.embedder_url else CALIBRATED_CROSS_LINGUAL_SIMILARITY.get(self.embedder, 0.0)
 
 
 @lru_cache

@@ -248,7 +248,8 @@ class RagPipeline:
         """The checks' verdict (rag.checks.judge); a refused answer whose best passage covers the question well
         is replaced by that passage's best sentence, quoted."""
         source_text = {p.doc_id: self.store.text_of(p.doc_id) for p in passages}
-        judged = judge(draft, passages, source_text, self.generator, self.settings.min_answer_confidence)
+        judged = judge(draft, passages, source_text, self.generator, self.settings.min_answer_confidence,
+                       self.selector.similarity, self.settings.cross_lingual_similarity_floor)
         verdict = judged.verdict
         best = max(passages, key=lambda p: p.score, default=None)
         if verdict.abstained and draft.raw and not is_abstention(draft.raw) and best and judged.confidence is None \

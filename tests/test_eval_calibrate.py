@@ -24,3 +24,6 @@ def test_missing_inputs_exit_2_with_one_line(tmp_path, capsys):
     (tmp_path / "qa.jsonl").write_text("{}\n", encoding="utf-8")
     assert main(["--gold", str(tmp_path), "--docs", str(tmp_path / "articles"), "--n", "1"]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'articles'} is not a folder"
+    missing = tmp_path / "piaf_en_dev.jsonl"
+    assert main(["--qa", str(missing), "--docs", str(tmp_path), "--n", "1"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {missing} not found"

@@ -47,3 +47,14 @@ def test_sentence_of_the_asked_type_wins_a_near_tie(embedder):
     assert "20 janvier" in typed[0].text
     bonus = typed[0].score - untyped[[p.text for p in untyped].index(typed[0].text)].score
     assert bonus == pytest.approx(selector.type_weight, abs=1e-3)
+
+
+def test_similarity_across_languages_prefers_the_sentence_about_the_question(embedder):
+    selector, _ = _selector(embedder)
+    question = "How tall is the tower?"
+    sentences = [(doc, start, start + len(text), text) for doc, start, text in
+                 (("tour.txt", 10, "La tour mesure 330 mètres de haut."),
+                  ("tour.txt", 200, "Les plans ont été dessinés par Maurice Koechlin."))]
+    on_topic, off_topic = (selector.similarity(question, [s]) for s in sentences)
+    assert on_topic > off_topic and selector.similarity(question, sentences) == pytest.approx(on_topic, abs=1e-5)
+    assert selector.similarity(question, []) == 0.0

@@ -56,6 +56,18 @@ def test_confidence_is_reported_and_gates_answers(pipeline, seed_index):
     assert refused.abstained and refused.citations == [] and "unsure" in refused.abstain_reason
 
 
+def test_english_answer_is_refused_when_its_sentence_is_far_from_the_question(pipeline, seed_index):
+    from rag.config import Settings
+    from rag.pipeline import RagPipeline
+
+    question = "Who is Vladimir Putin's foreign policy adviser?"
+    strict = RagPipeline(Settings(index_dir=seed_index, cross_lingual_min_similarity=0.99), generator=pipeline.generator)
+    refused = strict.ask(question)
+    assert refused.abstained and refused.citations == [] and "similarity" in refused.abstain_reason
+    french = strict.ask("Qui est le conseiller de Poutine pour la politique étrangère ?")
+    assert not french.abstained  # a question in the documents' language has words to compare instead
+
+
 def test_answer_does_not_depend_on_earlier_questions(pipeline):
     # Resuming from the previous prompt's KV state changed rounding (confidence 0.9991 -> 0.9992 for this question).
     question = "Combien de temps a duré l'appel vidéo du Nouvel An ?"

@@ -34,6 +34,7 @@ class Verdict:
 
 
 UNSURE = "the model was unsure of its answer"  # the confidence gate's reason, which eval.calibrate re-decides
+OFF_QUESTION = "the supporting sentence does not match the question"
 UNNAMED = "the documents never mention"  # nothing there is about what the question names: no sentence may stand in
 
 
@@ -302,7 +303,7 @@ def verify(raw: str, question: str, passages: list[Passage], source_text: dict[s
     if not sentences:
         return Verdict("", abstained=True, reason="no passage supports the answer")
     if same_language and not any(relevant_to(s.text, question) for s in sentences):
-        return Verdict("", abstained=True, reason="the supporting sentence does not match the question")
+        return Verdict("", abstained=True, reason=OFF_QUESTION)
     evidence = " ".join(p.text for p in passages if p.n in {s.passage.n for s in sentences})
     missing = ungrounded_terms(claim, evidence, question)
     if missing:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from rag.checks.cite import UNSURE, Verdict, is_abstention, is_yes_no, parse_markers, unsure, verify
+from rag.checks.cite import OFF_QUESTION, UNSURE, Verdict, is_abstention, is_yes_no, parse_markers, unsure, verify
 from rag.checks.polarity import is_yes_no_question, judge_yes_no
 from rag.checks.question_type import WRONG_KIND, fits_question_type
 from rag.models.base import Generator
@@ -43,8 +44,14 @@ class Judgement:
     yes_no: bool  # a yes/no answer (translated back by word, not by the model)
 
 
+# (question, [(doc_id, start, end, text)]) -> the best cosine of the question and those sentences
+Similarity = Callable[[str, list[tuple[str, int, int, str]]], float]
+
+
 def judge(draft: Draft, passages: list[Passage], source_text: dict[str, str], generator: Generator,
-          min_confidence: float) -> Judgement:
+          min_confidence: float, similarity: Similarity | None = None, min_similarity: float = 0.0) -> Judgement:
+    """`similarity` and `min_similarity`: an answer to a question in another language than the documents is refused
+    when its cited sentences are further than that from the user's own question (no words to compare)."""
     asked, question, language = draft.asked, draft.question, draft.answer_language
     yes_no_question = is_yes_no_question(asked) or is_yes_no_question(question)
     with stage("confidence"):
@@ -54,6 +61,12 @@ def judge(draft: Draft, passages: list[Passage], source_text: dict[str, str], ge
                          source_text, asked_as=question if asked != question else None,
                          same_language=(language if asked != question else draft.language) == draft.documents_language,
                          answer_in_source_language=language == draft.documents_language)
+    if not verdict.abstained and similarity and min_similarity > 0 and verdict.citations \
+            and draft.documents_language and draft.language != draft.documents_language:
+        with stage("similarity"):
+            closeness = similarity(question, [(c.doc_id, c.start, c.end, c.quote) for c in verdict.citations])
+        if closeness < min_similarity:
+            verdict = Verdict("", abstained=True, reason=f"{OFF_QUESTION} (similarity {closeness:.2f})")
     if not verdict.abstained and unsure(confidence, min_confidence):
         verdict = Verdict("", abstained=True, reason=f"{UNSURE} (confidence {confidence:.2f})")
     if draft.pivot and not verdict.abstained and not fits_question_type(parse_markers(verdict.answer)[0], question):

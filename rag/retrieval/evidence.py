@@ -96,6 +96,15 @@ class EvidenceSelector:
                 self._vectors.popitem(last=False)
         return np.stack([found[t] for t in texts])
 
+    def similarity(self, question: str, spans: list[tuple[str, int, int, str]]) -> float:
+        """The best cosine of the question and the sentences (doc_id, start, end, text), stored vectors where the
+        index has them: how closely an answer's cited sentence is about what was asked, across languages. The
+        question was embedded for retrieval already (the embedder keeps recent query vectors)."""
+        if not spans:
+            return 0.0
+        vectors = self.candidate_vectors([_Candidate(doc, "", start, end, text, 0) for doc, start, end, text in spans])
+        return float(np.max(vectors @ self.embedder.embed_queries([question])[0]))
+
     def candidate_vectors(self, candidates: list[_Candidate]) -> np.ndarray:
         """Stored vectors where the index has them, the rest embedded (and cached)."""
         rows = [self.stored(c.doc_id, c.start, c.end) if self.stored else None for c in candidates]
