@@ -156,7 +156,7 @@ def test_yes_no_dev_set_loads_with_verbatim_evidence_and_both_answers():
     assert answers["oui"] + answers["yes"] >= 4 and answers["non"] + answers["no"] >= 4
 
 
-def test_english_piaf_splits_are_disjoint_english_and_keep_piafs_french_span():
+def test_english_piaf_splits_are_disjoint_and_hold_answerable_english_items():
     """eval/gold/piaf_en_{dev,test}.jsonl: English questions on PIAF's French paragraphs (the test split is frozen)."""
     dev, test = (load_gold(ROOT / "eval" / "gold" / f"piaf_en_{name}.jsonl") for name in ("dev", "test"))
     assert len(dev) >= 50 and len(test) >= 50
